@@ -1,0 +1,104 @@
+# Shared by bin/run and bin/test: install what is missing, start throwaway servers.
+# Sourced, not executed. Everything it starts lives under $RUN_DIR.
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+APT_UPDATED=""
+apt_install() {
+    command -v apt-get >/dev/null || die "apt-get not found: install $* by hand"
+    if [ -z "$APT_UPDATED" ]; then
+        log "apt-get update"
+        as_root apt-get update -qq
+        APT_UPDATED=1
+    fi
+    log "apt-get install $*"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+ensure_python() {
+    PYTHON=${PYTHON:-python3}
+    command -v "$PYTHON" >/dev/null || apt_install python3 python3-venv python3-pip
+    "$PYTHON" -c 'import sys; assert sys.version_info[:2] == (3, 11), sys.version' 2>/dev/null \
+        || die "$PYTHON is not Python 3.11 (Django 5.2 LTS with the tested dependency set); set PYTHON=/path/to/python3.11"
+    "$PYTHON" -c 'import ensurepip, venv' 2>/dev/null || apt_install python3-venv
+}
+
+# Creates .venv and installs the project (with the dev extra when asked), only when
+# pyproject.toml changed since the last install.
+ensure_venv() {
+    local extra=$1
+    ensure_python
+    [ -x .venv/bin/python ] || { log "creating .venv"; "$PYTHON" -m venv .venv; }
+    local stamp=".venv/.installed-$extra-$(sha1sum pyproject.toml | cut -c1-12)"
+    if [ ! -f "$stamp" ]; then
+        log "installing the project into .venv ($extra)"
+        .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
+        if [ "$extra" = dev ]; then
+            .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+        else
+            .venv/bin/python -m pip install -q --disable-pip-version-check -e .
+        fi
+        rm -f .venv/.installed-"$extra"-*
+        touch "$stamp"
+    fi
+}
+
+ensure_redis_server() {
+    command -v redis-server >/dev/null || apt_install redis-server redis-tools
+    command -v redis-cli >/dev/null || apt_install redis-tools
+}
+
+pg_bindir() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
+
+ensure_postgresql() {
+    [ -n "$(pg_bindir)" ] && [ -x "$(pg_bindir)/initdb" ] || apt_install postgresql
+    [ -x "$(pg_bindir)/initdb" ] || die "PostgreSQL's initdb not found under /usr/lib/postgresql after installing it"
+}
+
+free_port() { "${PYTHON:-python3}" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# start_redis PORT DIR [extra redis-server args...]
+start_redis() {
+    local port=$1 dir=$2; shift 2
+    mkdir -p "$dir"
+    redis-server --bind 127.0.0.1 --port "$port" --dir "$dir" --daemonize yes \
+        --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" "$@" >/dev/null
+    for _ in $(seq 50); do
+        redis-cli -p "$port" ping >/dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+    die "redis-server did not answer on 127.0.0.1:$port (see $dir/redis.log)"
+}
+
+stop_redis() {
+    local port=$1 dir=$2
+    redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || true
+    [ -f "$dir/redis.pid" ] && kill "$(cat "$dir/redis.pid")" 2>/dev/null || true
+}
+
+# PostgreSQL refuses to run as root: run its tools as the postgres system user then.
+pg_as_owner() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+
+# start_postgres PORT DIR: a throwaway cluster tuned for tests (no fsync), trust auth on
+# loopback, database "bookstore" owned by role "bookstore".
+start_postgres() {
+    local port=$1 dir=$2 bin
+    bin=$(pg_bindir)
+    mkdir -p "$dir"
+    [ "$(id -u)" -eq 0 ] && chown postgres "$dir"
+    pg_as_owner "$bin/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --no-sync >"$dir/initdb.log" 2>&1 \
+        || die "initdb failed (see $dir/initdb.log)"
+    pg_as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 start \
+        -o "-h 127.0.0.1 -p $port -k $dir -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
+        >/dev/null || die "PostgreSQL did not start (see $dir/postgres.log)"
+    "$bin/psql" -q -h 127.0.0.1 -p "$port" -U postgres -d postgres \
+        -c "CREATE ROLE bookstore LOGIN SUPERUSER" -c "CREATE DATABASE bookstore OWNER bookstore" >/dev/null
+}
+
+stop_postgres() {
+    local dir=$1
+    [ -d "$dir/data" ] && pg_as_owner "$(pg_bindir)/pg_ctl" -D "$dir/data" -m immediate stop >/dev/null 2>&1 || true
+}

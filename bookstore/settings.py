@@ -1,0 +1,194 @@
+"""Settings of the bookstore's background-job system.
+
+Every deployment difference comes from the environment through one ``environ.Env``;
+``.env.example`` lists each variable with its default and meaning. A ``.env`` file in
+the project folder is read when present (the run command writes one for the demo).
+"""
+
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+DEBUG = env.bool("DEBUG", default=False)
+
+MISSING_SECRET_KEY = (
+    "SECRET_KEY is not set. Set the SECRET_KEY environment variable to a long random string "
+    "(python -c 'import secrets; print(secrets.token_urlsafe(50))'), or set DEBUG=true for local development."
+)
+SECRET_KEY = env.str("SECRET_KEY", default="")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(MISSING_SECRET_KEY)
+    # Local development only: DEBUG is on, so this never serves real traffic.
+    SECRET_KEY = "insecure-local-development-key-do-not-use-in-production"
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_prometheus",
+    "django_rq",
+    "bookstore",
+    "worker",
+    "inventory",
+    "carts",
+    "orders",
+    "stats",
+]
+
+MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
+]
+
+ROOT_URLCONF = "bookstore.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "bookstore.wsgi.application"
+
+# --- Database -------------------------------------------------------------------------
+# PostgreSQL in production; a SQLite file in the project folder is the local default.
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Web, worker and scheduler share the demo file: WAL lets readers and one writer
+    # work at once, IMMEDIATE takes the write lock up front so transactions queue
+    # (busy timeout) instead of failing with "database is locked" mid-transaction.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    )
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    DATABASES["default"]["ENGINE"] = DATABASES["default"]["ENGINE"].replace(
+        "django.db.backends.postgresql", "django_prometheus.db.backends.postgresql"
+    )
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# --- Time -----------------------------------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env.str("TIME_ZONE", default="Asia/Ho_Chi_Minh")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "run" / "static"
+
+# --- E-mail ---------------------------------------------------------------------------
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="bookstore@localhost")
+LOW_STOCK_ALERT_EMAILS = env.list("LOW_STOCK_ALERT_EMAILS", default=["warehouse@localhost"])
+
+# --- Redis and queues -----------------------------------------------------------------
+REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+
+# Queue name -> weight. A worker listening on all four takes jobs in about these
+# proportions, so ``low`` never starves (DESIGN.md, Queues).
+WORKER_QUEUE_WEIGHTS = {
+    "critical": env.int("WORKER_QUEUES_CRITICAL_PRIORITY", default=10),
+    "high": env.int("WORKER_QUEUES_HIGH_PRIORITY", default=5),
+    "default": env.int("WORKER_QUEUES_DEFAULT_PRIORITY", default=3),
+    "low": env.int("WORKER_QUEUES_LOW_PRIORITY", default=1),
+}
+WORKER_CONCURRENCY = env.int("WORKER_CONCURRENCY", default=4)
+
+# How long finished and failed jobs stay in Redis (seconds): bounded memory.
+RQ_RESULT_TTL = env.int("RQ_RESULT_TTL", default=3600)
+RQ_FAILURE_TTL = env.int("RQ_FAILURE_TTL", default=7 * 24 * 3600)
+
+RQ_QUEUES = {
+    name: {
+        "URL": REDIS_URL,
+        "DEFAULT_TIMEOUT": 300,
+        "DEFAULT_RESULT_TTL": RQ_RESULT_TTL,
+        # JSON, never pickle: nothing we read back from Redis can run code.
+        "SERIALIZER": "rq.serializers.JSONSerializer",
+    }
+    for name in WORKER_QUEUE_WEIGHTS
+}
+RQ = {
+    # Jobs enqueued inside a transaction go to Redis only when it commits, so a worker
+    # never sees a row that does not exist yet, and a rollback enqueues nothing.
+    "COMMIT_MODE": "on_db_commit",
+    "DEFAULT_RESULT_TTL": RQ_RESULT_TTL,
+}
+RQ_API_TOKEN = env.str("RQ_API_TOKEN", default="")
+RQ_DASHBOARD_ENABLED = env.bool("RQ_DASHBOARD_ENABLED", default=True)
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+
+# --- Jobs -----------------------------------------------------------------------------
+PENDING_ORDER_CHECK_INTERVAL = env.int("PENDING_ORDER_CHECK_INTERVAL", default=5)  # seconds
+PENDING_ORDER_STALE_AFTER = env.int("PENDING_ORDER_STALE_AFTER", default=24 * 3600)  # seconds
+COD_AUTO_CONFIRM_DELAY = env.int("COD_AUTO_CONFIRM_DELAY", default=3600)  # seconds
+STATS_CATCH_UP_DAYS = env.int("STATS_CATCH_UP_DAYS", default=7)
+
+WAREHOUSE_GATEWAY = env.str("WAREHOUSE_GATEWAY", default="null")
+WAREHOUSE_API_URL = env.str("WAREHOUSE_API_URL", default="")
+WAREHOUSE_API_TOKEN = env.str("WAREHOUSE_API_TOKEN", default="")
+WAREHOUSE_API_TIMEOUT = env.float("WAREHOUSE_API_TIMEOUT", default=5.0)  # seconds
+
+# --- Logging --------------------------------------------------------------------------
+LOG_FORMAT = env.str("LOG_FORMAT", default="console")
+if LOG_FORMAT not in ("console", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be 'console' or 'json', not {LOG_FORMAT!r}")
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "console": {"format": "%(asctime)s %(levelname)-7s %(name)s: %(message)s"},
+        "json": {"()": "bookstore.logs.JsonFormatter"},
+    },
+    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
+    "root": {"handlers": ["stderr"], "level": LOG_LEVEL},
+    "loggers": {
+        # rq logs every job twice at INFO; our worker logs one line per outcome.
+        "rq.worker": {"level": env.str("RQ_LOG_LEVEL", default="WARNING")},
+        "django.db.backends": {"level": "INFO"},
+    },
+}

@@ -1,0 +1,18 @@
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path
+from django.views.generic import RedirectView
+
+admin.site.site_header = "Bookstore staff"
+admin.site.site_title = "Bookstore staff"
+admin.site.index_title = "Store and background jobs"
+
+urlpatterns = [
+    path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    path("admin/", admin.site.urls),
+    path("", include("django_prometheus.urls")),
+]
+
+if settings.RQ_DASHBOARD_ENABLED:
+    # django-rq's views are wrapped in staff_member_required.
+    urlpatterns.append(path("django-rq/", include("django_rq.urls")))

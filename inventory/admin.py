@@ -1,0 +1,87 @@
+from django.contrib import admin
+from django.db.models import F
+
+from inventory.models import Book, LowStockAlert, Warehouse, WarehouseInventory
+
+
+class StockLevelFilter(admin.SimpleListFilter):
+    title = "stock level"
+    parameter_name = "level"
+
+    def lookups(self, request, model_admin):
+        return [("low", "Low (0 < quantity <= threshold)"), ("out", "Out of stock"), ("ok", "Above threshold")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "low":
+            return queryset.filter(quantity__gt=0, quantity__lte=F("alert_threshold"))
+        if self.value() == "out":
+            return queryset.filter(quantity=0)
+        if self.value() == "ok":
+            return queryset.filter(quantity__gt=F("alert_threshold"))
+        return queryset
+
+
+class AlertStateFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [("open", "Open"), ("resolved", "Resolved")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "open":
+            return queryset.filter(resolved_at__isnull=True)
+        if self.value() == "resolved":
+            return queryset.filter(resolved_at__isnull=False)
+        return queryset
+
+
+@admin.register(Book)
+class BookAdmin(admin.ModelAdmin):
+    list_display = ["title", "author", "isbn", "price", "is_active"]
+    list_filter = ["is_active"]
+    search_fields = ["title", "author", "isbn"]
+
+
+@admin.register(Warehouse)
+class WarehouseAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "created_at"]
+    search_fields = ["code", "name"]
+
+
+@admin.register(WarehouseInventory)
+class WarehouseInventoryAdmin(admin.ModelAdmin):
+    list_display = ["book", "warehouse", "quantity", "alert_threshold", "last_restocked_at", "last_synced_at"]
+    list_filter = [StockLevelFilter, "warehouse"]
+    search_fields = ["book__title", "book__isbn", "warehouse__code"]
+    list_select_related = ["book", "warehouse"]
+    autocomplete_fields = ["book"]
+    readonly_fields = ["last_restocked_at", "last_synced_at"]
+
+
+@admin.register(LowStockAlert)
+class LowStockAlertAdmin(admin.ModelAdmin):
+    list_display = ["id", "book", "warehouse", "current_stock", "quantity", "threshold", "opened_at", "notified_at", "resolved_at"]
+    list_filter = [AlertStateFilter, "stock__warehouse"]
+    search_fields = ["stock__book__title", "stock__book__isbn", "stock__warehouse__code"]
+    list_select_related = ["stock__book", "stock__warehouse"]
+    readonly_fields = ["stock", "quantity", "threshold", "opened_at", "notified_at", "resolved_at"]
+    date_hierarchy = "opened_at"
+
+    @admin.display(ordering="stock__book__title")
+    def book(self, obj):
+        return obj.stock.book
+
+    @admin.display(ordering="stock__warehouse__code")
+    def warehouse(self, obj):
+        return obj.stock.warehouse.code
+
+    @admin.display(description="stock now", ordering="stock__quantity")
+    def current_stock(self, obj):
+        return obj.stock.quantity
+
+    def has_add_permission(self, request):
+        # Alerts are opened by the hourly check, never by hand.
+        return False
+
+

@@ -1,0 +1,45 @@
+import uuid
+
+from django.db import models
+from django.utils import timezone
+
+
+class DailyStatistics(models.Model):
+    """One row per local calendar day; definitions in DESIGN.md, Daily statistics."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    date = models.DateField(unique=True)
+
+    total_orders = models.IntegerField(default=0)
+    completed_orders = models.IntegerField(default=0)
+    cancelled_orders = models.IntegerField(default=0)
+
+    total_revenue = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    total_discount = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    total_shipping_fee = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    net_revenue = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+
+    new_users = models.IntegerField(default=0)
+    active_users = models.IntegerField(default=0)
+
+    total_books_sold = models.IntegerField(default=0)
+    top_selling_book = models.ForeignKey(
+        "inventory.Book", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    top_selling_book_count = models.IntegerField(default=0)
+
+    cod_orders = models.IntegerField(default=0)
+    vnpay_orders = models.IntegerField(default=0)
+    momo_orders = models.IntegerField(default=0)
+
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "daily_statistics"
+        ordering = ["-date"]
+        verbose_name = "daily statistics"
+        verbose_name_plural = "daily statistics"
+
+    def __str__(self) -> str:
+        return f"Statistics of {self.date.isoformat()}"
