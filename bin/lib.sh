@@ -32,7 +32,11 @@ ensure_venv() {
     local extra=$1
     ensure_python
     [ -x .venv/bin/python ] || { log "creating .venv"; "$PYTHON" -m venv .venv; }
-    local stamp=".venv/.installed-$extra-$(sha1sum pyproject.toml | cut -c1-12)"
+    local hash stamp
+    hash=$(sha1sum pyproject.toml | cut -c1-12)
+    stamp=".venv/.installed-$extra-$hash"
+    # The dev install holds everything the run install does.
+    [ "$extra" = run ] && [ -f ".venv/.installed-dev-$hash" ] && return 0
     if [ ! -f "$stamp" ]; then
         log "installing the project into .venv ($extra)"
         .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
+from itertools import pairwise
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
@@ -25,14 +26,38 @@ from orders.models import Order, OrderItem, OrderStatus, OrderStatusHistory, Pay
 
 DEMO_STAFF_USERNAME = "staff"
 DEMO_STAFF_PASSWORD = "bookstore-demo"  # a demo login printed by the run command, not a secret
-DEMO_WAREHOUSES = [("HCM", "Ho Chi Minh City"), ("HAN", "Ha Noi"), ("DAN", "Da Nang"), ("CTO", "Can Tho"), ("HPH", "Hai Phong")]
+DEMO_WAREHOUSES = [
+    ("HCM", "Ho Chi Minh City"),
+    ("HAN", "Ha Noi"),
+    ("DAN", "Da Nang"),
+    ("CTO", "Can Tho"),
+    ("HPH", "Hai Phong"),
+]
 DEMO_MARKER_CODE = "HCM"
 BATCH_SIZE = 5000
 DAYS = 30
 
 _TITLE_WORDS_A = ["Silent", "Golden", "Hidden", "Last", "Northern", "Paper", "Quiet", "Red", "Salt", "Winter"]
-_TITLE_WORDS_B = ["River", "Garden", "Lantern", "Harbour", "Letters", "Mountain", "Orchard", "Road", "Tide", "Voyage"]
-_AUTHORS = ["Nguyen Nhat Anh", "Le Minh Khue", "Bao Ninh", "Ho Anh Thai", "Duong Thu Huong", "Nguyen Huy Thiep"]
+_TITLE_WORDS_B = [
+    "River",
+    "Garden",
+    "Lantern",
+    "Harbour",
+    "Letters",
+    "Mountain",
+    "Orchard",
+    "Road",
+    "Tide",
+    "Voyage",
+]
+_AUTHORS = [
+    "Nguyen Nhat Anh",
+    "Le Minh Khue",
+    "Bao Ninh",
+    "Ho Anh Thai",
+    "Duong Thu Huong",
+    "Nguyen Huy Thiep",
+]
 
 # Status by age: fresh orders are mostly pending/confirmed, old ones mostly completed.
 _STATUS_WEIGHTS_RECENT = {"pending": 45, "confirmed": 25, "processing": 15, "cancelled": 15}
@@ -97,9 +122,16 @@ def _batched(items: Iterator, size: int = BATCH_SIZE) -> Iterator[list]:
         yield batch
 
 
-def demo_seed(*, scale: int = 1, seed: int = 2026, progress: Callable[[int], None] = lambda n: None) -> DemoResult:
+def demo_seed(
+    *,
+    scale: int = 1,
+    seed: int = 2026,
+    size: DemoSize | None = None,
+    progress: Callable[[int], None] = lambda n: None,
+) -> DemoResult:
     """Fills the store once. A second call finds the demo and changes nothing.
 
+    ``size`` overrides the size that ``scale`` gives (tests use a small store);
     ``progress`` is called with the number of rows just written, for a progress bar.
     """
     if scale < 1:
@@ -110,7 +142,7 @@ def demo_seed(*, scale: int = 1, seed: int = 2026, progress: Callable[[int], Non
 
     rng = random.Random(seed)
     user_model = get_user_model()
-    size = DemoSize.for_scale(scale)
+    size = size or DemoSize.for_scale(scale)
     now = timezone.now()
     counts: dict[str, int] = {}
 
@@ -123,17 +155,26 @@ def demo_seed(*, scale: int = 1, seed: int = 2026, progress: Callable[[int], Non
 
     with transaction.atomic():
         # The marker warehouse goes in last, so an interrupted seed is retried whole.
-        warehouses = write(Warehouse, [Warehouse(code=c, name=n) for c, n in DEMO_WAREHOUSES if c != DEMO_MARKER_CODE])
+        warehouses = write(
+            Warehouse, [Warehouse(code=c, name=n) for c, n in DEMO_WAREHOUSES if c != DEMO_MARKER_CODE]
+        )
         books = [book for batch in _batched(_books(rng, size.books)) for book in write(Book, batch)]
-        warehouses += write(Warehouse, [Warehouse(code=DEMO_MARKER_CODE, name=dict(DEMO_WAREHOUSES)[DEMO_MARKER_CODE])])
+        warehouses += write(
+            Warehouse, [Warehouse(code=DEMO_MARKER_CODE, name=dict(DEMO_WAREHOUSES)[DEMO_MARKER_CODE])]
+        )
         for batch in _batched(_stock(rng, books, warehouses, now)):
             write(WarehouseInventory, batch)
-        customers = [user for batch in _batched(_customers(rng, size.users, now)) for user in write(user_model, batch)]
+        customers = [
+            user for batch in _batched(_customers(rng, size.users, now)) for user in write(user_model, batch)
+        ]
         # Carts, orders and their children go in batch by batch: at scale 100 they are
         # millions of rows, which must never be held in memory at once.
         for batch in _batched(_carts(rng, customers, size.carts, now)):
             carts = write(Cart, batch)
-            write(CartItem, [CartItem(cart=cart, book=rng.choice(books), quantity=rng.randint(1, 3)) for cart in carts])
+            write(
+                CartItem,
+                [CartItem(cart=cart, book=rng.choice(books), quantity=rng.randint(1, 3)) for cart in carts],
+            )
         for batch in _batched(_orders(rng, customers, books, size.orders, now), BATCH_SIZE // 5):
             write(Order, [order for order, _, _ in batch])
             write(OrderItem, [item for _, items, _ in batch for item in items])
@@ -160,7 +201,9 @@ def _books(rng: random.Random, count: int) -> Iterator[Book]:
         )
 
 
-def _stock(rng: random.Random, books: list[Book], warehouses: list[Warehouse], now) -> Iterator[WarehouseInventory]:
+def _stock(
+    rng: random.Random, books: list[Book], warehouses: list[Warehouse], now
+) -> Iterator[WarehouseInventory]:
     for book in books:
         for warehouse in warehouses:
             threshold = rng.choice([5, 10, 20])
@@ -226,10 +269,22 @@ def _orders(rng: random.Random, customers: list, books: list[Book], count: int, 
         order.discount_amount = (order.subtotal * rng.choice([0, 0, 0, 5, 10]) / 100).quantize(Decimal("1"))
         order.shipping_fee = Decimal(rng.choice([0, 15000, 30000]))
         order.total = order.subtotal - order.discount_amount + order.shipping_fee
-        path = ["pending", "cancelled"] if status == OrderStatus.CANCELLED else _PATH[: _PATH.index(status) + 1]
-        history = [OrderStatusHistory(order=order, old_status="", new_status="pending", note="Order placed", created_at=created)]
+        path = (
+            ["pending", "cancelled"] if status == OrderStatus.CANCELLED else _PATH[: _PATH.index(status) + 1]
+        )
+        history = [
+            OrderStatusHistory(
+                order=order, old_status="", new_status="pending", note="Order placed", created_at=created
+            )
+        ]
         history += [
-            OrderStatusHistory(order=order, old_status=old, new_status=new, note="", created_at=created + timedelta(hours=step))
-            for step, (old, new) in enumerate(zip(path, path[1:], strict=False), start=1)
+            OrderStatusHistory(
+                order=order,
+                old_status=old,
+                new_status=new,
+                note="",
+                created_at=created + timedelta(hours=step),
+            )
+            for step, (old, new) in enumerate(pairwise(path), start=1)
         ]
         yield order, items, history

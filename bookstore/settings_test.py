@@ -5,7 +5,7 @@ import os
 # Tests never serve traffic; a fixed key keeps them reproducible.
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-used-anywhere-else")
 
-from bookstore.settings import *  # noqa: E402, F403
+from bookstore.settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

@@ -9,7 +9,11 @@ class StockLevelFilter(admin.SimpleListFilter):
     parameter_name = "level"
 
     def lookups(self, request, model_admin):
-        return [("low", "Low (0 < quantity <= threshold)"), ("out", "Out of stock"), ("ok", "Above threshold")]
+        return [
+            ("low", "Low (0 < quantity <= threshold)"),
+            ("out", "Out of stock"),
+            ("ok", "Above threshold"),
+        ]
 
     def queryset(self, request, queryset):
         if self.value() == "low":
@@ -61,7 +65,17 @@ class WarehouseInventoryAdmin(admin.ModelAdmin):
 
 @admin.register(LowStockAlert)
 class LowStockAlertAdmin(admin.ModelAdmin):
-    list_display = ["id", "book", "warehouse", "current_stock", "quantity", "threshold", "opened_at", "notified_at", "resolved_at"]
+    list_display = [
+        "id",
+        "book",
+        "warehouse",
+        "current_stock",
+        "quantity",
+        "threshold",
+        "opened_at",
+        "notified_at",
+        "resolved_at",
+    ]
     list_filter = [AlertStateFilter, "stock__warehouse"]
     search_fields = ["stock__book__title", "stock__book__isbn", "stock__warehouse__code"]
     list_select_related = ["stock__book", "stock__warehouse"]
@@ -83,5 +97,3 @@ class LowStockAlertAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         # Alerts are opened by the hourly check, never by hand.
         return False
-
-

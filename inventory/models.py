@@ -11,7 +11,9 @@ class Book(models.Model):
     author = models.CharField(max_length=255, blank=True)
     isbn = models.CharField("ISBN", max_length=13, unique=True, help_text="ISBN-13, digits only.")
     price = models.DecimalField(max_digits=12, decimal_places=2)
-    is_active = models.BooleanField(default=True, help_text="Inactive books are not sold nor watched for stock.")
+    is_active = models.BooleanField(
+        default=True, help_text="Inactive books are not sold nor watched for stock."
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -91,7 +93,9 @@ class LowStockAlert(models.Model):
             # One open alert per stock row: the hourly check can run any number of
             # times, concurrently too, and never opens a second one.
             models.UniqueConstraint(
-                fields=["stock"], condition=Q(resolved_at__isnull=True), name="low_stock_one_open_alert_per_stock"
+                fields=["stock"],
+                condition=Q(resolved_at__isnull=True),
+                name="low_stock_one_open_alert_per_stock",
             ),
         ]
 

@@ -32,7 +32,16 @@ class OrderAdmin(admin.ModelAdmin):
     list_select_related = ["user"]
     raw_id_fields = ["user"]
     date_hierarchy = "created_at"
-    readonly_fields = ["id", "status", "subtotal", "discount_amount", "shipping_fee", "total", "created_at", "updated_at"]
+    readonly_fields = [
+        "id",
+        "status",
+        "subtotal",
+        "discount_amount",
+        "shipping_fee",
+        "total",
+        "created_at",
+        "updated_at",
+    ]
     inlines = [OrderItemInline, OrderStatusHistoryInline]
 
     @admin.display(description="order", ordering="id")

@@ -21,7 +21,10 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument(
-            "--scale", type=int, default=1, help="size multiplier; 100 makes about a million orders (default 1)"
+            "--scale",
+            type=int,
+            default=1,
+            help="size multiplier; 100 makes about a million orders (default 1)",
         )
         parser.add_argument("--seed", type=int, default=2026, help="random seed, for a reproducible store")
 

@@ -1,0 +1,80 @@
+"""The staff's admin: every page renders for staff, and nothing for strangers."""
+
+import pytest
+from django.contrib import admin
+from django.urls import reverse
+
+from bookstore.demo import DemoSize, demo_seed
+from orders.models import Order
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def staff_client(client):
+    demo_seed(size=DemoSize(books=20, users=30, carts=40, orders=200))
+    staff = UserFactory(username="admin-test", is_staff=True, is_superuser=True)
+    client.force_login(staff)
+    return client
+
+
+def _changelist_urls():
+    return [
+        reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
+        for model in admin.site._registry
+        if model._meta.app_label in {"carts", "orders", "inventory", "stats"}
+    ]
+
+
+def test_every_changelist_renders_for_staff(staff_client):
+    urls = _changelist_urls()
+    assert len(urls) >= 8
+    for url in urls:
+        response = staff_client.get(url)
+        assert response.status_code == 200, url
+
+
+@pytest.mark.parametrize(
+    ("url", "query"),
+    [
+        ("admin:carts_cart_changelist", "expired=yes"),
+        ("admin:inventory_warehouseinventory_changelist", "level=low"),
+        ("admin:inventory_lowstockalert_changelist", "state=open"),
+        ("admin:orders_order_changelist", "status=pending&payment_method=cod"),
+        ("admin:orders_order_changelist", "q=customer0001"),
+    ],
+)
+def test_filters_and_search_render(staff_client, url, query):
+    assert staff_client.get(f"{reverse(url)}?{query}").status_code == 200
+
+
+def test_the_order_page_shows_its_items_and_status_history(staff_client):
+    order = Order.objects.exclude(status="pending").first()
+    response = staff_client.get(reverse("admin:orders_order_change", args=[order.pk]))
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "Order status history" in body or "order status history" in body.lower()
+    for history in order.status_history.all():
+        assert history.get_new_status_display() in body
+
+
+def test_the_orders_list_shows_demo_orders(staff_client):
+    response = staff_client.get(reverse("admin:orders_order_changelist"))
+    assert str(Order.objects.order_by("-created_at").first().id)[:8] in response.content.decode()
+
+
+def test_statistics_are_read_only(staff_client):
+    assert staff_client.get(reverse("admin:stats_dailystatistics_add")).status_code == 403
+
+
+def test_anonymous_visitors_are_sent_to_the_login_page(client):
+    for url in [reverse("admin:index"), *_changelist_urls()]:
+        response = client.get(url)
+        assert response.status_code == 302 and "/admin/login/" in response["Location"], url
+
+
+def test_a_customer_without_staff_rights_cannot_enter(client):
+    client.force_login(UserFactory())
+    response = client.get(reverse("admin:orders_order_changelist"))
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]

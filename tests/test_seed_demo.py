@@ -1,0 +1,87 @@
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import CommandError, call_command
+from django.db.models import Count, F, Sum
+from django.utils import timezone
+
+from bookstore.demo import DEMO_STAFF_PASSWORD, DEMO_STAFF_USERNAME, DemoSize, demo_seed
+from carts.models import Cart
+from inventory.models import Book, Warehouse, WarehouseInventory
+from orders.models import Order, OrderItem, OrderStatus, OrderStatusHistory, PaymentMethod
+
+pytestmark = pytest.mark.django_db
+
+
+def _store_counts():
+    return (
+        Order.objects.count(),
+        Book.objects.count(),
+        Cart.objects.count(),
+        get_user_model().objects.count(),
+    )
+
+
+def test_seed_demo_makes_a_believable_store_once(capsys, client):
+    call_command("seed_demo", verbosity=0)
+    out = capsys.readouterr().out
+    size = DemoSize.for_scale(1)
+    now = timezone.now()
+
+    assert Book.objects.count() == size.books
+    assert Warehouse.objects.count() == 5
+    assert WarehouseInventory.objects.count() == size.stock_rows
+    low = WarehouseInventory.objects.filter(quantity__gt=0, quantity__lte=F("alert_threshold")).count()
+    assert 0.05 * size.stock_rows < low < 0.2 * size.stock_rows
+
+    assert Cart.objects.count() == size.carts
+    assert Cart.objects.filter(expires_at__lte=now).count() == size.carts // 2
+    assert not Cart.objects.filter(items__isnull=True).exists()
+
+    assert Order.objects.count() == size.orders
+    assert set(Order.objects.values_list("status", flat=True).distinct()) == set(OrderStatus.values)
+    assert set(Order.objects.values_list("payment_method", flat=True).distinct()) == set(PaymentMethod.values)
+    oldest = Order.objects.order_by("created_at").first().created_at
+    newest = Order.objects.order_by("created_at").last().created_at
+    assert now - timedelta(days=30, minutes=1) <= oldest < now - timedelta(days=25)
+    assert now - timedelta(days=1) < newest <= now
+    item_counts = list(Order.objects.annotate(n=Count("items")).values_list("n", flat=True))
+    assert min(item_counts) >= 1 and max(item_counts) > 1
+
+    # The demo staff login is printed and works.
+    assert f"{DEMO_STAFF_USERNAME} / {DEMO_STAFF_PASSWORD}" in out
+    assert client.login(username=DEMO_STAFF_USERNAME, password=DEMO_STAFF_PASSWORD)
+
+    # A second run finds the demo and adds nothing.
+    before = _store_counts()
+    call_command("seed_demo", verbosity=0)
+    assert "already there" in capsys.readouterr().out
+    assert _store_counts() == before
+
+
+@pytest.fixture
+def small_store():
+    demo_seed(size=DemoSize(books=30, users=40, carts=50, orders=300))
+
+
+def test_seeded_money_adds_up_to_the_cent(small_store):
+    subtotals = dict(Order.objects.values_list("id", "subtotal"))
+    per_order = OrderItem.objects.values("order").annotate(sum=Sum(F("unit_price") * F("quantity")))
+    assert len(per_order) == len(subtotals) == 300
+    assert all(subtotals[row["order"]] == row["sum"] for row in per_order)
+    assert not Order.objects.exclude(total=F("subtotal") - F("discount_amount") + F("shipping_fee")).exists()
+
+
+def test_every_seeded_order_has_a_history_ending_in_its_status(small_store):
+    last_status = {}
+    rows = OrderStatusHistory.objects.order_by("order", "created_at").values_list("order", "new_status")
+    for order_id, new_status in rows:
+        last_status[order_id] = new_status
+    assert last_status == dict(Order.objects.values_list("id", "status"))
+
+
+def test_seed_demo_refuses_a_scale_below_one():
+    with pytest.raises(CommandError, match="--scale must be at least 1"):
+        call_command("seed_demo", scale=0, verbosity=0)
+    assert _store_counts() == (0, 0, 0, 0)
