@@ -135,6 +135,18 @@ WORKER_QUEUE_WEIGHTS = {
     "low": env.int("WORKER_QUEUES_LOW_PRIORITY", default=1),
 }
 WORKER_CONCURRENCY = env.int("WORKER_CONCURRENCY", default=4)
+# Seconds a worker's registration lives without a heartbeat (rq's default is 420).
+WORKER_TTL = env.int("WORKER_TTL", default=30)
+# Seconds between a worker's heartbeats, idle or during a job.
+WORKER_HEARTBEAT_INTERVAL = env.int("WORKER_HEARTBEAT_INTERVAL", default=5)
+# Seconds past a missed heartbeat after which a running job counts as abandoned.
+WORKER_HEARTBEAT_GRACE = env.int("WORKER_HEARTBEAT_GRACE", default=25)
+# Seconds between registry clean-ups (abandoned jobs are retried then).
+WORKER_MAINTENANCE_INTERVAL = env.int("WORKER_MAINTENANCE_INTERVAL", default=30)
+# A worker process is replaced by a fresh one after this many jobs (0: never) or above
+# this resident memory (0: no limit), so a leaking job cannot grow it for ever.
+WORKER_MAX_JOBS = env.int("WORKER_MAX_JOBS", default=50_000)
+WORKER_MAX_RSS_MB = env.int("WORKER_MAX_RSS_MB", default=400)
 
 # How long finished and failed jobs stay in Redis (seconds): bounded memory.
 RQ_RESULT_TTL = env.int("RQ_RESULT_TTL", default=3600)
@@ -151,6 +163,9 @@ RQ_QUEUES = {
     for name in WORKER_QUEUE_WEIGHTS
 }
 RQ = {
+    # The plain `rqworker critical high default low` gets our worker (worker/runtime.py).
+    "WORKER_CLASS": "worker.runtime.BookstoreWorker",
+    "JOB_CLASS": "worker.jobs.RegisteredJob",
     # Jobs enqueued inside a transaction go to Redis only when it commits, so a worker
     # never sees a row that does not exist yet, and a rollback enqueues nothing.
     "COMMIT_MODE": "on_db_commit",
@@ -176,6 +191,7 @@ LOG_FORMAT = env.str("LOG_FORMAT", default="console")
 if LOG_FORMAT not in ("console", "json"):
     raise ImproperlyConfigured(f"LOG_FORMAT must be 'console' or 'json', not {LOG_FORMAT!r}")
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+RQ_LOG_LEVEL = env.str("RQ_LOG_LEVEL", default="WARNING")
 
 LOGGING = {
     "version": 1,
@@ -188,7 +204,7 @@ LOGGING = {
     "root": {"handlers": ["stderr"], "level": LOG_LEVEL},
     "loggers": {
         # rq logs every job twice at INFO; our worker logs one line per outcome.
-        "rq.worker": {"level": env.str("RQ_LOG_LEVEL", default="WARNING")},
+        "rq.worker": {"level": RQ_LOG_LEVEL},
         "django.db.backends": {"level": "INFO"},
     },
 }

@@ -1,6 +1,11 @@
 from django.apps import AppConfig
+from django.utils.module_loading import autodiscover_modules
 
 
 class WorkerConfig(AppConfig):
     name = "worker"
     verbose_name = "Background jobs"
+
+    def ready(self):
+        # Each app's tasks.py registers its tasks; the registry is complete once apps load.
+        autodiscover_modules("tasks")

@@ -1,0 +1,33 @@
+"""Order jobs: thin adapters that parse primitive arguments and call one service."""
+
+from orders.selectors import pending_orders_report
+from orders.services import order_update_status
+from worker.registry import task
+
+
+@task(
+    "order:update_status",
+    queue="default",
+    max_retries=3,
+    timeout=30,
+    purpose="Moves an order along the status graph and writes its history row (COD auto-confirm).",
+)
+def update_order_status(order_id: str, new_status: str, note: str = "") -> dict:
+    change = order_update_status(order_id=order_id, new_status=new_status, note=note)
+    return {
+        "order_id": change.order_id,
+        "old_status": change.old_status,
+        "new_status": change.new_status,
+        "changed": change.changed,
+    }
+
+
+@task(
+    "order:check_pending",
+    queue="default",
+    max_retries=0,
+    timeout=30,
+    purpose="Logs every pending order with its customer; stale ones at WARNING. Returns the count.",
+)
+def check_pending_orders() -> dict:
+    return {"pending": pending_orders_report()}

@@ -1,0 +1,46 @@
+"""Writes on statistics."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.utils import timezone
+
+from stats.models import DailyStatistics
+from stats.selectors import daily_figures
+from worker.exceptions import PermanentTaskError
+
+BAD_DATE = "statistics date {value!r}: expected YYYY-MM-DD"
+FUTURE_DATE = "statistics date {value}: the day has not begun yet in {tz}"
+
+
+def yesterday() -> dt.date:
+    return timezone.localdate() - dt.timedelta(days=1)
+
+
+def parse_stats_date(value: str | None) -> dt.date:
+    """``None`` is yesterday in TIME_ZONE; anything but a real YYYY-MM-DD up to today is
+    a PermanentTaskError."""
+    if value is None:
+        return yesterday()
+    text = str(value)
+    try:
+        if len(text) != 10:
+            raise ValueError(text)
+        day = dt.date.fromisoformat(text)
+    except ValueError:
+        raise PermanentTaskError(BAD_DATE.format(value=value)) from None
+    if day > timezone.localdate():
+        raise PermanentTaskError(FUTURE_DATE.format(value=value, tz=timezone.get_current_timezone_name()))
+    return day
+
+
+def stats_generate_daily(*, day: dt.date) -> DailyStatistics:
+    """Computes the figures of ``day`` and upserts its one row (INSERT ... ON CONFLICT DO
+    UPDATE): running it again, or twice at once, leaves one right row."""
+    figures = daily_figures(day)
+    row = DailyStatistics(date=day, **figures)
+    DailyStatistics.objects.bulk_create(
+        [row], update_conflicts=True, unique_fields=["date"], update_fields=[*figures, "updated_at"]
+    )
+    return DailyStatistics.objects.get(date=day)

@@ -1,0 +1,19 @@
+from rq.job import Job
+
+from worker.exceptions import TASK_NOT_REGISTERED, UnregisteredTaskError
+from worker.registry import registry
+
+
+class RegisteredJob(Job):
+    """A job that resolves its function through the task registry, never by import.
+
+    A job written into Redis by someone else naming ``os.system`` fails with
+    "task not registered: os.system" before anything is imported or called.
+    """
+
+    @property
+    def func(self):
+        task = registry.by_path(self.func_name)
+        if task is None or self.instance is not None:
+            raise UnregisteredTaskError(TASK_NOT_REGISTERED.format(self.func_name))
+        return task.function

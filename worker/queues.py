@@ -1,0 +1,174 @@
+"""Enqueue registered tasks with their registry policy: queue, retries, timeout, JSON.
+
+    enqueue("order:update_status", order_id, "confirmed", delay=3600)
+    enqueue("stats:daily", date="2026-11-23", job_id="sched-stats-daily-20261124T0100")
+    enqueue_many([TaskCall("inventory:sync", (warehouse_id, book_id)), ...])
+
+Inside a transaction the jobs go to Redis when it commits, and not at all if it rolls
+back: a worker never sees a row that does not exist yet.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import cache, partial
+
+import django_rq
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from redis import Redis
+from rq import Queue
+from rq.exceptions import DuplicateJobError
+from rq.job import JobStatus
+
+from worker.registry import QUEUE_NAMES, Task, registry
+
+logger = logging.getLogger(__name__)
+
+
+@cache
+def _connection(url: str) -> Redis:
+    return django_rq.get_connection("default")
+
+
+def get_connection() -> Redis:
+    """The Redis of the queues, one connection pool per process."""
+    return _connection(settings.REDIS_URL)
+
+
+def get_queue(name: str) -> Queue:
+    """A queue on the shared connection, JSON-serialized, enqueueing at once (the helpers
+    below defer to commit themselves)."""
+    if name not in QUEUE_NAMES:
+        raise ValueError(f"unknown queue {name!r} (one of {', '.join(QUEUE_NAMES)})")
+    return django_rq.get_queue(name, connection=get_connection(), commit_mode="auto")
+
+
+@dataclass(frozen=True)
+class TaskCall:
+    """One job of a bulk enqueue."""
+
+    name: str
+    args: tuple = ()
+    kwargs: dict = field(default_factory=dict)
+
+
+def _checked(name: str, args: tuple, kwargs: dict) -> Task:
+    """The registered task, after checking the arguments fit its signature and JSON."""
+    task = registry.get(name)
+    try:
+        inspect.signature(task.function).bind(*args, **kwargs)
+    except TypeError as error:
+        raise TypeError(f"task {name}: {error}") from None
+    try:
+        json.dumps([args, kwargs])
+    except TypeError as error:
+        raise TypeError(
+            f"task {name}: arguments must be JSON (ids as strings, dates as YYYY-MM-DD): {error}"
+        ) from None
+    return task
+
+
+def _job_options(task: Task, job_id: str) -> dict:
+    return {
+        "job_id": job_id,
+        "timeout": task.timeout,
+        "retry": task.retry(),
+        "result_ttl": settings.RQ_RESULT_TTL,
+        "failure_ttl": settings.RQ_FAILURE_TTL,
+        "description": task.name,
+    }
+
+
+def enqueue(
+    name: str,
+    *args,
+    delay: timedelta | int | float | None = None,
+    at: datetime | None = None,
+    job_id: str | None = None,
+    **kwargs,
+) -> str:
+    """Enqueues task ``name`` and returns its job id.
+
+    ``delay`` (seconds or a timedelta) or ``at`` (an aware datetime) make it a delayed job,
+    moved onto its queue when due by ``run_scheduler``. With a ``job_id`` the enqueue is
+    unique: if a job with that id exists, nothing new is enqueued.
+    """
+    task = _checked(name, args, kwargs)
+    if delay is not None and at is not None:
+        raise ValueError(f"task {name}: give delay or at, not both")
+    if isinstance(delay, int | float):
+        delay = timedelta(seconds=delay)
+    if at is not None and at.tzinfo is None:
+        raise ValueError(f"task {name}: at must be an aware datetime")
+    unique = job_id is not None
+    job_id = job_id or uuid.uuid4().hex
+    send = partial(_enqueue_now, task, args, kwargs, job_id=job_id, unique=unique, delay=delay, at=at)
+    if transaction.get_connection().in_atomic_block:
+        transaction.on_commit(send)
+    else:
+        send()
+    return job_id
+
+
+def _enqueue_now(
+    task: Task,
+    args: tuple,
+    kwargs: dict,
+    *,
+    job_id: str,
+    unique: bool,
+    delay: timedelta | None,
+    at: datetime | None,
+) -> bool:
+    """Sends the job to Redis; returns False if ``unique`` and the job already exists."""
+    queue = get_queue(task.queue)
+    when = timezone.now() + delay if delay is not None else at
+    status = JobStatus.SCHEDULED if when is not None else JobStatus.QUEUED
+    job = queue.create_job(task.path, args=args, kwargs=kwargs, status=status, **_job_options(task, job_id))
+    try:
+        if when is not None:
+            queue.schedule_job(job, when, unique=unique)
+        else:
+            queue.enqueue_job(job, unique=unique)
+    except DuplicateJobError:
+        logger.info("task %s: job %s already exists, not enqueued again", task.name, job_id)
+        return False
+    return True
+
+
+def enqueue_many(calls: Iterable[TaskCall]) -> list[str]:
+    """Enqueues many jobs in one Redis round trip; returns their ids in order.
+
+    Each call is checked first, so a bad one enqueues nothing. Inside a transaction the
+    whole batch is sent when it commits.
+    """
+    checked = [(call, _checked(call.name, tuple(call.args), dict(call.kwargs))) for call in calls]
+    job_ids = [uuid.uuid4().hex for _ in checked]
+    send = partial(_enqueue_many_now, checked, job_ids)
+    if transaction.get_connection().in_atomic_block:
+        transaction.on_commit(send)
+    else:
+        send()
+    return job_ids
+
+
+def _enqueue_many_now(checked: list[tuple[TaskCall, Task]], job_ids: list[str]) -> None:
+    by_queue: dict[str, list] = defaultdict(list)
+    for (call, task), job_id in zip(checked, job_ids, strict=True):
+        options = _job_options(task, job_id)
+        by_queue[task.queue].append(
+            Queue.prepare_data(task.path, args=tuple(call.args), kwargs=dict(call.kwargs), **options)
+        )
+    with get_connection().pipeline() as pipe:
+        for queue_name, datas in by_queue.items():
+            get_queue(queue_name).enqueue_many(datas, pipeline=pipe)
+        pipe.execute()

@@ -1,0 +1,103 @@
+"""The one table of tasks: name, function, queue, retries, timeout and purpose.
+
+Each app's ``tasks.py`` registers its functions with ``@task(...)``; the worker runs a job
+only if its function is in this registry, and every enqueue takes queue, retries and
+timeout from here, whoever enqueues.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from rq import Retry
+
+# Seconds before each retry: 1, 2, 4, 8, 16 (DESIGN.md, Tasks).
+BACKOFF_SECONDS = (1, 2, 4, 8, 16)
+QUEUE_NAMES = ("critical", "high", "default", "low")
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str
+    function: Callable
+    queue: str
+    max_retries: int
+    timeout: int
+    purpose: str
+
+    @property
+    def path(self) -> str:
+        """The dotted path rq stores in the job, e.g. ``orders.tasks.update_order_status``."""
+        return f"{self.function.__module__}.{self.function.__qualname__}"
+
+    def retry(self) -> Retry | None:
+        if not self.max_retries:
+            return None
+        intervals = [BACKOFF_SECONDS[min(n, len(BACKOFF_SECONDS) - 1)] for n in range(self.max_retries)]
+        return Retry(max=self.max_retries, interval=intervals)
+
+
+class TaskRegistry:
+    def __init__(self) -> None:
+        self._by_name: dict[str, Task] = {}
+        self._by_path: dict[str, Task] = {}
+
+    def register(self, task: Task) -> Task:
+        if task.queue not in QUEUE_NAMES:
+            raise ValueError(
+                f"task {task.name}: unknown queue {task.queue!r} (one of {', '.join(QUEUE_NAMES)})"
+            )
+        if task.max_retries < 0 or task.max_retries > len(BACKOFF_SECONDS):
+            raise ValueError(f"task {task.name}: max_retries must be 0..{len(BACKOFF_SECONDS)}")
+        existing = self._by_name.get(task.name)
+        if existing is not None and existing.path != task.path:
+            raise ValueError(f"task {task.name} is already registered to {existing.path}")
+        self._by_name[task.name] = task
+        self._by_path[task.path] = task
+        return task
+
+    def unregister(self, name: str) -> None:
+        task = self._by_name.pop(name)
+        self._by_path.pop(task.path, None)
+
+    def get(self, name: str) -> Task:
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise LookupError(
+                f"no task named {name!r}; known tasks: {', '.join(sorted(self._by_name))}"
+            ) from None
+
+    def by_path(self, path: str | None) -> Task | None:
+        return self._by_path.get(path) if path else None
+
+    def __iter__(self):
+        return iter(sorted(self._by_name.values(), key=lambda t: (QUEUE_NAMES.index(t.queue), t.name)))
+
+    def __len__(self) -> int:
+        return len(self._by_name)
+
+
+registry = TaskRegistry()
+
+
+def task(
+    name: str, *, queue: str, max_retries: int, timeout: int, purpose: str
+) -> Callable[[Callable], Callable]:
+    """Registers the decorated function as task ``name``; the function itself is unchanged."""
+
+    def decorate(function: Callable) -> Callable:
+        registry.register(
+            Task(
+                name=name,
+                function=function,
+                queue=queue,
+                max_retries=max_retries,
+                timeout=timeout,
+                purpose=purpose,
+            )
+        )
+        return function
+
+    return decorate
