@@ -147,6 +147,8 @@ WORKER_MAINTENANCE_INTERVAL = env.int("WORKER_MAINTENANCE_INTERVAL", default=30)
 # this resident memory (0: no limit), so a leaking job cannot grow it for ever.
 WORKER_MAX_JOBS = env.int("WORKER_MAX_JOBS", default=50_000)
 WORKER_MAX_RSS_MB = env.int("WORKER_MAX_RSS_MB", default=400)
+# Extra modules whose tasks join the registry (benchmarks and tests register theirs so).
+EXTRA_TASK_MODULES = env.list("EXTRA_TASK_MODULES", default=[])
 
 # How long finished and failed jobs stay in Redis (seconds): bounded memory.
 RQ_RESULT_TTL = env.int("RQ_RESULT_TTL", default=3600)
@@ -180,6 +182,10 @@ PENDING_ORDER_CHECK_INTERVAL = env.int("PENDING_ORDER_CHECK_INTERVAL", default=5
 PENDING_ORDER_STALE_AFTER = env.int("PENDING_ORDER_STALE_AFTER", default=24 * 3600)  # seconds
 COD_AUTO_CONFIRM_DELAY = env.int("COD_AUTO_CONFIRM_DELAY", default=3600)  # seconds
 STATS_CATCH_UP_DAYS = env.int("STATS_CATCH_UP_DAYS", default=7)
+# Seconds the scheduler's leader lock lives unless renewed: a standby takes over within it.
+SCHEDULER_LOCK_TTL = env.int("SCHEDULER_LOCK_TTL", default=15)
+# Longest sleep of the leader between two turns (seconds): delayed jobs are moved this often.
+SCHEDULER_POLL_INTERVAL = env.float("SCHEDULER_POLL_INTERVAL", default=0.5)
 
 WAREHOUSE_GATEWAY = env.str("WAREHOUSE_GATEWAY", default="null")
 WAREHOUSE_API_URL = env.str("WAREHOUSE_API_URL", default="")

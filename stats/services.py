@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from django.utils import timezone
 
@@ -10,6 +11,7 @@ from stats.models import DailyStatistics
 from stats.selectors import daily_figures
 from worker.exceptions import PermanentTaskError
 
+DATE_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}")
 BAD_DATE = "statistics date {value!r}: expected YYYY-MM-DD"
 FUTURE_DATE = "statistics date {value}: the day has not begun yet in {tz}"
 
@@ -25,7 +27,7 @@ def parse_stats_date(value: str | None) -> dt.date:
         return yesterday()
     text = str(value)
     try:
-        if len(text) != 10:
+        if not DATE_PATTERN.fullmatch(text):
             raise ValueError(text)
         day = dt.date.fromisoformat(text)
     except ValueError:

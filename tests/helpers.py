@@ -55,3 +55,56 @@ def wait_until(predicate, *, timeout: float, interval: float = 0.2, what: str = 
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         time.sleep(interval)
+
+
+class ManagedProcess:
+    """A real ``manage.py`` process in a session of its own, its output in a file."""
+
+    def __init__(self, args: list[str], env: dict[str, str], log_path: Path):
+        self.args = args
+        self.log_path = log_path
+        self._log = open(log_path, "w")  # noqa: SIM115 - closed in stop()
+        self.popen = subprocess.Popen(
+            [sys.executable, "manage.py", *args],
+            cwd=PROJECT_DIR,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def send(self, sig: int) -> None:
+        self.popen.send_signal(sig)
+
+    def kill_group(self) -> None:
+        """kill -9 of the process and every process it started (its children too)."""
+        import signal
+
+        with __import__("contextlib").suppress(ProcessLookupError):
+            os.killpg(self.popen.pid, signal.SIGKILL)
+        self.popen.wait(timeout=10)
+
+    def wait(self, timeout: float) -> int:
+        return self.popen.wait(timeout=timeout)
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def output(self) -> str:
+        self._log.flush()
+        return self.log_path.read_text()
+
+    def stop(self) -> None:
+        if self.alive():
+            self.kill_group()
+        else:
+            import signal
+
+            # Children of a supervisor killed on its own may still run.
+            with __import__("contextlib").suppress(ProcessLookupError):
+                os.killpg(self.popen.pid, signal.SIGKILL)
+        self._log.close()

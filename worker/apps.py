@@ -1,4 +1,7 @@
+from importlib import import_module
+
 from django.apps import AppConfig
+from django.conf import settings
 from django.utils.module_loading import autodiscover_modules
 
 
@@ -9,3 +12,5 @@ class WorkerConfig(AppConfig):
     def ready(self):
         # Each app's tasks.py registers its tasks; the registry is complete once apps load.
         autodiscover_modules("tasks")
+        for module in settings.EXTRA_TASK_MODULES:
+            import_module(module)

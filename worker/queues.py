@@ -119,6 +119,13 @@ def enqueue(
     return job_id
 
 
+def enqueue_once(name: str, *, job_id: str, **kwargs) -> bool:
+    """Enqueues task ``name`` now under ``job_id`` unless a job with that id exists; True
+    when it enqueued. For the scheduler's fires, outside any transaction."""
+    task = _checked(name, (), kwargs)
+    return _enqueue_now(task, (), kwargs, job_id=job_id, unique=True, delay=None, at=None)
+
+
 def _enqueue_now(
     task: Task,
     args: tuple,

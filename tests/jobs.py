@@ -1,0 +1,87 @@
+"""Tasks for the worker tests only. They join the registry through
+EXTRA_TASK_MODULES=tests.jobs (set by the tests for the worker processes they start)."""
+
+import os
+import signal
+import time
+
+from rq import get_current_job
+
+from worker.exceptions import PermanentTaskError
+from worker.queues import get_connection
+from worker.registry import registry, task
+
+RECORD_KEY = "test:record"
+
+
+def _record(queue: str) -> dict:
+    job = get_current_job()
+    get_connection().rpush(RECORD_KEY, f"{queue}:{job.id}:{job.worker_name}:{os.getpid()}")
+    return {"queue": queue}
+
+
+@task("test:record_critical", queue="critical", max_retries=0, timeout=10, purpose="test")
+def record_critical() -> dict:
+    return _record("critical")
+
+
+@task("test:record_high", queue="high", max_retries=0, timeout=10, purpose="test")
+def record_high() -> dict:
+    return _record("high")
+
+
+@task("test:record_default", queue="default", max_retries=0, timeout=10, purpose="test")
+def record_default() -> dict:
+    return _record("default")
+
+
+@task("test:record_low", queue="low", max_retries=0, timeout=10, purpose="test")
+def record_low() -> dict:
+    return _record("low")
+
+
+@task("test:sleep", queue="default", max_retries=0, timeout=30, purpose="test")
+def sleep_then_count(seconds: float, key: str) -> dict:
+    time.sleep(seconds)
+    return {"count": get_connection().incr(key)}
+
+
+@task("test:fail_always", queue="default", max_retries=3, timeout=10, purpose="test")
+def fail_always(key: str) -> None:
+    get_connection().rpush(key, repr(time.time()))
+    raise RuntimeError("this task always fails")
+
+
+@task("test:permanent", queue="default", max_retries=3, timeout=10, purpose="test")
+def fail_permanently(key: str) -> None:
+    get_connection().rpush(key, repr(time.time()))
+    raise PermanentTaskError("order 123: status change completed -> pending is not allowed")
+
+
+@task("test:too_slow", queue="default", max_retries=0, timeout=1, purpose="test")
+def too_slow(key: str) -> None:
+    get_connection().rpush(key, "started")
+    time.sleep(10)
+    get_connection().rpush(key, "finished")
+
+
+@task("test:crash_once", queue="default", max_retries=2, timeout=10, purpose="test")
+def crash_once(key: str) -> dict:
+    """Kills its own process on the first attempt, as a segfault would."""
+    if get_connection().incr(key) == 1:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return {"attempts": int(get_connection().get(key))}
+
+
+_leaked: list[bytearray] = []
+
+
+@task("test:leak", queue="default", max_retries=0, timeout=10, purpose="test")
+def leak(megabytes: int) -> dict:
+    _leaked.append(bytearray(os.urandom(1024)) * (megabytes * 1024))
+    job = get_current_job()
+    get_connection().rpush(RECORD_KEY, f"leak:{job.id}:{job.worker_name}:{os.getpid()}")
+    return {"held_mb": len(_leaked) * megabytes}
+
+
+TEST_TASKS = [t.name for t in registry if t.name.startswith("test:")]
