@@ -85,3 +85,11 @@ def leak(megabytes: int) -> dict:
 
 
 TEST_TASKS = [t.name for t in registry if t.name.startswith("test:")]
+
+
+@task("test:slow_work", queue="default", max_retries=2, timeout=60, purpose="test")
+def slow_work(seconds: float, key: str) -> dict:
+    """Records each start, then works for a while: a job to kill mid-run."""
+    get_connection().rpush(key, repr(time.time()))
+    time.sleep(seconds)
+    return {"starts": get_connection().llen(key)}
