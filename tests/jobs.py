@@ -93,3 +93,8 @@ def slow_work(seconds: float, key: str) -> dict:
     get_connection().rpush(key, repr(time.time()))
     time.sleep(seconds)
     return {"starts": get_connection().llen(key)}
+
+
+@task("test:stamp", queue="default", max_retries=0, timeout=10, purpose="test")
+def stamp(key: str) -> None:
+    get_connection().rpush(key, repr(time.time()))

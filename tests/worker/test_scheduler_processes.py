@@ -1,0 +1,75 @@
+"""run_scheduler as operators run it: several instances, signals, kill -9."""
+
+import re
+import signal
+import time
+
+import pytest
+
+from tests.helpers import wait_until
+from worker.queues import enqueue, get_queue
+from worker.scheduler import LOCK_KEY
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+FIRE = re.compile(r"fired (\S+) tick (\S+) job (\S+)")
+
+
+def fires(*processes) -> list[tuple[str, str, str]]:
+    return [m.groups() for p in processes for m in FIRE.finditer(p.output())]
+
+
+def test_two_schedulers_enqueue_each_5_s_tick_once(redis_conn, processes):
+    first = processes("run_scheduler", PENDING_ORDER_CHECK_INTERVAL="5")
+    second = processes("run_scheduler", PENDING_ORDER_CHECK_INTERVAL="5")
+    time.sleep(15)
+    for process in (first, second):
+        process.send(signal.SIGTERM)
+        assert process.wait(timeout=5) == 0
+    pending = [f for f in fires(first, second) if f[0] == "order-check-pending"]
+    job_ids = [job_id for _, _, job_id in pending]
+    assert 3 <= len(job_ids) <= 4
+    assert len(set(job_ids)) == len(job_ids), "a tick was fired twice"
+    # Exactly one process fired: the leader.
+    assert sum(1 for p in (first, second) if "fired" in p.output()) == 1
+    queued = [j for j in get_queue("default").get_job_ids() if j.startswith("sched-order-check-pending-")]
+    assert sorted(queued) == sorted(job_ids)
+    stamps = sorted(int(j[-2:]) for j in job_ids)
+    assert all(s % 5 == 0 for s in stamps)
+
+
+def test_when_the_leader_is_killed_the_standby_takes_over_within_30_s(redis_conn, processes):
+    first = processes("run_scheduler", PENDING_ORDER_CHECK_INTERVAL="5")
+    wait_until(lambda: "leading" in first.output(), timeout=10, what="a leader")
+    second = processes("run_scheduler", PENDING_ORDER_CHECK_INTERVAL="5")
+    time.sleep(2)
+    assert "leading" not in second.output()
+    first.kill_group()
+    killed_at = time.monotonic()
+    wait_until(lambda: "fired" in second.output(), timeout=35, what="the standby's first fire")
+    assert time.monotonic() - killed_at < 30
+    ticks = [tick for entry, tick, _ in fires(first, second) if entry == "order-check-pending"]
+    assert len(set(ticks)) == len(ticks)
+
+
+def test_a_job_enqueued_5_s_ahead_runs_5_to_7_s_later(redis_conn, processes):
+    processes("rqworker", "critical", "high", "default", "low")
+    processes("run_scheduler")
+    time.sleep(2)  # both up
+    enqueued_at = time.time()
+    enqueue("test:stamp", "test:ran_at", delay=5)
+    ran_at = float(
+        wait_until(lambda: redis_conn.lindex("test:ran_at", 0), timeout=15, what="the delayed job")
+    )
+    assert 5 <= ran_at - enqueued_at <= 7, ran_at - enqueued_at
+
+
+def test_sigterm_releases_the_lock_and_exits_0_within_2_s(redis_conn, processes):
+    scheduler = processes("run_scheduler")
+    wait_until(lambda: "leading" in scheduler.output(), timeout=10, what="leadership")
+    assert redis_conn.exists(LOCK_KEY)
+    scheduler.send(signal.SIGTERM)
+    started = time.monotonic()
+    assert scheduler.wait(timeout=5) == 0
+    assert time.monotonic() - started < 2
+    assert not redis_conn.exists(LOCK_KEY)
