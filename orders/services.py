@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from inventory.models import Book
 from orders.models import (
@@ -75,12 +76,11 @@ def order_update_status(*, order_id: str, new_status: str, note: str = "") -> St
             raise PermanentTaskError(
                 FORBIDDEN_CHANGE.format(order_id=pk, old_status=old_status, new_status=new_status)
             )
-        order.status = new_status
-        order.save(update_fields=["status", "updated_at"])
+        Order.objects.filter(pk=pk).update(status=new_status, updated_at=timezone.now())
         OrderStatusHistory.objects.create(
-            order=order, old_status=old_status, new_status=new_status, note=note
+            order_id=pk, old_status=old_status, new_status=new_status, note=note
         )
-    logger.info("order %s: %s -> %s", pk, old_status, new_status)
+    logger.debug("order %s: %s -> %s", pk, old_status, new_status)
     return StatusChange(str(pk), old_status, new_status, changed=True)
 
 

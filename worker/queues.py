@@ -61,11 +61,16 @@ class TaskCall:
     kwargs: dict = field(default_factory=dict)
 
 
+@cache
+def _signature(function) -> inspect.Signature:
+    return inspect.signature(function)
+
+
 def _checked(name: str, args: tuple, kwargs: dict) -> Task:
     """The registered task, after checking the arguments fit its signature and JSON."""
     task = registry.get(name)
     try:
-        inspect.signature(task.function).bind(*args, **kwargs)
+        _signature(task.function).bind(*args, **kwargs)
     except TypeError as error:
         raise TypeError(f"task {name}: {error}") from None
     try:
@@ -175,7 +180,8 @@ def _enqueue_many_now(checked: list[tuple[TaskCall, Task]], job_ids: list[str]) 
         by_queue[task.queue].append(
             Queue.prepare_data(task.path, args=tuple(call.args), kwargs=dict(call.kwargs), **options)
         )
-    with get_connection().pipeline() as pipe:
+    # One MULTI/EXEC: the whole batch lands, or none of it.
+    with get_connection().pipeline(transaction=True) as pipe:
         for queue_name, datas in by_queue.items():
             get_queue(queue_name).enqueue_many(datas, pipeline=pipe)
         pipe.execute()

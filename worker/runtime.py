@@ -27,6 +27,7 @@ And on top of rq:
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import random
@@ -97,12 +98,15 @@ class BookstoreWorker(SimpleWorker):
         self._rng = random.Random()
         self._pop = self.connection.register_script(_POP_WEIGHTED)
         self._queues_by_key = {queue.key: queue for queue in self.queues}
-        self._heartbeat_stop: threading.Event | None = None
+        self._beating = threading.Lock()
+        self._beating_job: Job | None = None
         self._heartbeat_thread: threading.Thread | None = None
         self._recycle = False
         self._is_child = False
         self._parent_pid = os.getpid()
         self._jobs_done = 0
+        self._connections_tended_at = 0.0
+        self._suspension_checked_at = 0.0
 
     # --- supervision -------------------------------------------------------------------
 
@@ -166,6 +170,9 @@ class BookstoreWorker(SimpleWorker):
         self._is_child = True
         self.name = name
         self.pid = os.getpid()
+        # Django and the project are loaded and never freed: keep the garbage collector
+        # from walking them again after every few hundred allocations of a job.
+        gc.freeze()
         self._install_signal_handlers()
         asked = work_kwargs.get("max_jobs")
         recycle_after = settings.WORKER_MAX_JOBS or None
@@ -238,7 +245,6 @@ class BookstoreWorker(SimpleWorker):
                 result = self._pop_job()
                 connection_wait = 1.0
                 if result is not None:
-                    self.heartbeat()
                     return result
             except redis.exceptions.ConnectionError as error:
                 logger.error(
@@ -305,27 +311,82 @@ class BookstoreWorker(SimpleWorker):
 
     def handle_execution_ended(self, job: Job, queue: Queue, heartbeat_ttl: int):
         self._stop_heartbeats()
-        super().handle_execution_ended(job, queue, heartbeat_ttl)
+        # rq writes the job's last_heartbeat here in a round trip of its own; the success
+        # or failure handling right after saves the whole job hash, this field included.
+        job.ended_at = job.last_heartbeat = self._now()
+
+    def handle_job_success(self, job: Job, queue: Queue, started_job_registry):
+        """rq's success handling in one pipeline, without its WATCH and dependents look-up
+        (two round trips a job): jobs here have neither dependents nor repeats, which
+        the enqueue helpers do not offer."""
+        with self.connection.pipeline() as pipeline:
+            self.increment_successful_job_count(pipeline=pipeline)
+            self.increment_total_working_time(job.ended_at - job.started_at, pipeline)
+            result_ttl = job.get_result_ttl(self.default_result_ttl)
+            if result_ttl != 0:
+                job._handle_success(
+                    result_ttl,
+                    pipeline=pipeline,
+                    worker_name=self.name,
+                    execution_id=self.execution.id if self.execution else None,
+                    execution_started_at=self.execution.created_at if self.execution else None,
+                    execution_ended_at=job.ended_at,
+                )
+            job.cleanup(result_ttl, pipeline=pipeline, remove_from_queue=False)
+            self.cleanup_execution(job, pipeline=pipeline)
+            pipeline.execute()
 
     def _start_heartbeats(self, job: Job) -> None:
-        stop = threading.Event()
+        """Hands ``job`` to the heartbeat thread (started once per process)."""
+        with self._beating:
+            self._beating_job = job
+        if self._heartbeat_thread is None:
+            self._heartbeat_thread = threading.Thread(
+                target=self._beat_forever, name="job-heartbeat", daemon=True
+            )
+            self._heartbeat_thread.start()
 
-        def beat():
-            while not stop.wait(self.job_monitoring_interval):
+    def _stop_heartbeats(self) -> None:
+        # Taking the lock waits out a heartbeat in flight: none is sent after the job ends,
+        # so a finished job can never be re-added to the started registry.
+        with self._beating:
+            self._beating_job = None
+
+    def _beat_forever(self) -> None:
+        while True:
+            time.sleep(self.job_monitoring_interval)
+            with self._beating:
+                job = self._beating_job
+                if job is None:
+                    continue
                 try:
                     self.maintain_heartbeats(job)
                 except redis.RedisError as error:
                     logger.warning("worker %s: heartbeat for job %s failed: %s", self.name, job.id, error)
 
-        self._heartbeat_stop = stop
-        self._heartbeat_thread = threading.Thread(target=beat, name=f"heartbeat-{job.id}", daemon=True)
-        self._heartbeat_thread.start()
+    def heartbeat(self, timeout: int | None = None, pipeline=None):
+        """rq sends two commands after every job; a worker's registration lives
+        worker_ttl + 60 s, so renewing it at most once a second is plenty."""
+        if pipeline is not None or timeout is not None:
+            return super().heartbeat(timeout, pipeline)
+        if self.last_heartbeat is not None and (self._now() - self.last_heartbeat).total_seconds() < 1:
+            return None
+        with self.connection.pipeline(transaction=False) as pipe:
+            super().heartbeat(None, pipe)
+            pipe.execute()
+        return None
 
-    def _stop_heartbeats(self) -> None:
-        if self._heartbeat_stop is not None:
-            self._heartbeat_stop.set()
-            self._heartbeat_thread.join()
-            self._heartbeat_stop = self._heartbeat_thread = None
+    def check_for_suspension(self, burst: bool):
+        # `rqworker-suspend` is an operator's command: noticing it within a second is
+        # enough, and spares a round trip per job.
+        if time.monotonic() - self._suspension_checked_at >= 1:
+            self._suspension_checked_at = time.monotonic()
+            super().check_for_suspension(burst)
+
+    def set_state(self, state: str, pipeline=None):
+        if pipeline is None and state == self._state:
+            return  # already so in Redis: spare the round trip
+        super().set_state(state, pipeline)
 
     def handle_exception(self, job: Job, *exc_info):
         # rq logs the traceback itself; ours goes on the one outcome line.
@@ -342,27 +403,36 @@ class BookstoreWorker(SimpleWorker):
         attempt = 1
         if task is not None and job.retries_left is not None:
             attempt = task.max_retries - job.retries_left + 1
-        close_old_connections()
+        self._tend_database_connections()
         started = time.perf_counter()
         try:
             ok = super().perform_job(job, queue)
         finally:
             self._stop_heartbeats()
-            close_old_connections()
         duration = time.perf_counter() - started
         self._log_outcome(job, queue, task, attempt, duration, ok)
         self._jobs_done += 1
-        if settings.WORKER_MAX_RSS_MB and current_rss_mb() > settings.WORKER_MAX_RSS_MB:
+        rss = current_rss_mb() if settings.WORKER_MAX_RSS_MB else 0
+        if rss > settings.WORKER_MAX_RSS_MB:
             logger.warning(
                 "worker %s: RSS %.0f MB above WORKER_MAX_RSS_MB=%s; recycling after this job",
                 self.name,
-                current_rss_mb(),
+                rss,
                 settings.WORKER_MAX_RSS_MB,
             )
             self._recycle = True
             self._stop_requested = True
         self._orphaned()
         return ok
+
+    def _tend_database_connections(self) -> None:
+        """What Django does around each request: drop broken or too old connections.
+        At most once a second (each call costs a health-check query), and always right
+        after a job whose query failed, so a database restart costs at most one attempt."""
+        errors = any(conn.errors_occurred for conn in connections.all(initialized_only=True))
+        if errors or time.monotonic() - self._connections_tended_at > 1:
+            close_old_connections()
+            self._connections_tended_at = time.monotonic()
 
     @staticmethod
     def _func_name(job: Job) -> str | None:
