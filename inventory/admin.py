@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.db.models import F
 
 from inventory.models import Book, LowStockAlert, Warehouse, WarehouseInventory
+from inventory.services import alerts_resolve, stock_enqueue_sync
 
 
 class StockLevelFilter(admin.SimpleListFilter):
@@ -61,6 +62,12 @@ class WarehouseInventoryAdmin(admin.ModelAdmin):
     list_select_related = ["book", "warehouse"]
     autocomplete_fields = ["book"]
     readonly_fields = ["last_restocked_at", "last_synced_at"]
+    actions = ["sync_from_warehouse"]
+
+    @admin.action(description="Sync from warehouse")
+    def sync_from_warehouse(self, request, queryset):
+        count = stock_enqueue_sync(stock_rows=queryset)
+        self.message_user(request, f"Enqueued {count} warehouse sync job(s); the stock updates as they run.")
 
 
 @admin.register(LowStockAlert)
@@ -94,6 +101,13 @@ class LowStockAlertAdmin(admin.ModelAdmin):
     def current_stock(self, obj):
         return obj.stock.quantity
 
+    actions = ["resolve"]
+
     def has_add_permission(self, request):
         # Alerts are opened by the hourly check, never by hand.
         return False
+
+    @admin.action(description="Resolve selected alerts")
+    def resolve(self, request, queryset):
+        count = alerts_resolve(alerts=queryset)
+        self.message_user(request, f"Resolved {count} alert(s).")

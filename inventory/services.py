@@ -145,3 +145,8 @@ def alert_notify(*, alert_id: str) -> bool:
         alert.notified_at = timezone.now()
         alert.save(update_fields=["notified_at"])
     return True
+
+
+def alerts_resolve(*, alerts) -> int:
+    """Resolves the given alerts that are still open (staff's "resolve" action)."""
+    return alerts.filter(resolved_at__isnull=True).update(resolved_at=timezone.now())

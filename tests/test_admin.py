@@ -78,3 +78,38 @@ def test_a_customer_without_staff_rights_cannot_enter(client):
     client.force_login(UserFactory())
     response = client.get(reverse("admin:orders_order_changelist"))
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_sync_from_warehouse_enqueues_one_job_per_selected_row_in_one_batch(
+    staff_client, redis_conn, django_capture_on_commit_callbacks
+):
+    from inventory.models import WarehouseInventory
+    from worker.queues import get_queue
+
+    rows = list(WarehouseInventory.objects.order_by("id")[:4])
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        response = staff_client.post(
+            reverse("admin:inventory_warehouseinventory_changelist"),
+            {"action": "sync_from_warehouse", "_selected_action": [r.pk for r in rows]},
+            follow=True,
+        )
+    assert "Enqueued 4 warehouse sync job(s)" in response.content.decode()
+    assert len(callbacks) == 1  # one batch
+    jobs = get_queue("default").get_jobs()
+    assert sorted((j.args[0], j.args[1]) for j in jobs) == sorted(
+        (str(r.warehouse_id), str(r.book_id)) for r in rows
+    )
+
+
+def test_staff_can_resolve_alerts(staff_client):
+    from inventory.models import LowStockAlert
+    from inventory.tests.factories import LowStockAlertFactory
+
+    alerts = [LowStockAlertFactory() for _ in range(2)]
+    response = staff_client.post(
+        reverse("admin:inventory_lowstockalert_changelist"),
+        {"action": "resolve", "_selected_action": [a.pk for a in alerts]},
+        follow=True,
+    )
+    assert "Resolved 2 alert(s)" in response.content.decode()
+    assert not LowStockAlert.objects.filter(resolved_at__isnull=True).exists()

@@ -12,7 +12,7 @@ class BookFactory(DjangoModelFactory):
 
     title = factory.Sequence(lambda n: f"Book {n:05d}")
     author = factory.Faker("name")
-    isbn = factory.Sequence(lambda n: f"978{n:010d}")
+    isbn = factory.Sequence(lambda n: f"979{n:010d}")
     price = Decimal("120000.00")
     is_active = True
 

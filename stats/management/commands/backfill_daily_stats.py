@@ -1,0 +1,35 @@
+import datetime as dt
+
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from stats.services import parse_stats_date, stats_generate_daily
+from worker.exceptions import PermanentTaskError
+from worker.queues import TaskCall, enqueue_many
+
+
+class Command(BaseCommand):
+    help = "Computes the daily statistics of every day in a range, inline or as one job per day."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--from", dest="start", required=True, help="first day, YYYY-MM-DD")
+        parser.add_argument("--to", dest="end", required=True, help="last day, YYYY-MM-DD (inclusive)")
+        parser.add_argument(
+            "--enqueue", action="store_true", help="enqueue one stats:daily job per day instead"
+        )
+
+    def handle(self, *args, start: str, end: str, enqueue: bool, **options):
+        try:
+            first, last = parse_stats_date(start), parse_stats_date(end)
+        except PermanentTaskError as error:
+            raise CommandError(str(error)) from None
+        if first > last:
+            raise CommandError(f"--from {first} is after --to {last}")
+        days = [first + dt.timedelta(days=n) for n in range((last - first).days + 1)]
+        if enqueue:
+            enqueue_many([TaskCall("stats:daily", kwargs={"date": day.isoformat()}) for day in days])
+            self.stdout.write(f"Enqueued {len(days)} stats:daily jobs, {first} to {last}.")
+            return
+        for day in tqdm(days, unit="day", disable=options["verbosity"] < 1):
+            stats_generate_daily(day=day)
+        self.stdout.write(f"Computed the statistics of {len(days)} days, {first} to {last}.")
