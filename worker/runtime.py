@@ -66,6 +66,13 @@ for _, key in ipairs(KEYS) do
 end
 return false
 """
+# Back from the intermediate list to the head of its queue, unless it is there already.
+_REQUEUE = """
+if redis.call('LREM', KEYS[1], 0, ARGV[1]) == 0 then return 0 end
+if redis.call('LPOS', KEYS[2], ARGV[1]) then return 0 end
+redis.call('LPUSH', KEYS[2], ARGV[1])
+return 1
+"""
 _NOT_RETRIED = (PermanentTaskError, DeserializationError)
 
 
@@ -97,6 +104,7 @@ class BookstoreWorker(SimpleWorker):
         self._weights = settings.WORKER_QUEUE_WEIGHTS
         self._rng = random.Random()
         self._pop = self.connection.register_script(_POP_WEIGHTED)
+        self._requeue = self.connection.register_script(_REQUEUE)
         self._queues_by_key = {queue.key: queue for queue in self.queues}
         self._beating = threading.Lock()
         self._beating_job: Job | None = None
@@ -287,10 +295,40 @@ class BookstoreWorker(SimpleWorker):
                 try:
                     clean_registries(queue, self._exc_handlers)
                     clean_worker_registry(queue)
-                    queue.intermediate_queue.cleanup(self, queue)
+                    self._recover_intermediate(queue)
                 finally:
                     queue.release_maintenance_lock()
         self.last_cleaned_at = self._now()
+
+    def _recover_intermediate(self, queue: Queue) -> None:
+        """Puts back at the head of its queue a job id left in the intermediate list by a
+        worker killed between taking it and starting it: it never ran, so it is neither
+        failed nor charged a retry. rq's own clean-up waits a minute and then fails or
+        retries it; a live worker starts a job it took within milliseconds, so
+        WORKER_HEARTBEAT_GRACE seconds is a safe wait."""
+        intermediate = queue.intermediate_queue
+        started = {
+            member.split(":", 1)[0] for member in queue.started_job_registry.get_job_ids(cleanup=False)
+        }
+        for job_id in intermediate.get_job_ids():
+            if job_id in started:
+                continue  # started: the abandoned-job clean-up owns it
+            if intermediate.set_first_seen(job_id):
+                continue
+            first_seen = intermediate.get_first_seen(job_id)
+            if (
+                first_seen is None
+                or (self._now() - first_seen).total_seconds() < settings.WORKER_HEARTBEAT_GRACE
+            ):
+                continue
+            job = queue.fetch_job(job_id)
+            if job is None or job.get_status(refresh=False) != JobStatus.QUEUED:
+                intermediate.remove(job_id)
+                continue
+            if self._requeue(keys=[intermediate.key, queue.key], args=[job_id]):
+                logger.warning(
+                    "job %s was taken by a worker that died before starting it; queued again", job_id
+                )
 
     @staticmethod
     def _now():

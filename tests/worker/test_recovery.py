@@ -51,12 +51,24 @@ def test_kill_9_of_worker_and_child_mid_run_confirms_each_order_exactly_once(red
     )
     first.kill_group()  # kill -9 of the supervising process and the worker process
     done_at_kill = OrderStatusHistory.objects.count()
-    processes("rqworker", *ALL_QUEUES)
-    wait_until(
-        lambda: Order.objects.filter(status="confirmed").count() == 150,
-        timeout=60,
-        what="every order confirmed",
-    )
+    second = processes("rqworker", *ALL_QUEUES)
+    try:
+        wait_until(
+            lambda: Order.objects.filter(status="confirmed").count() == 150,
+            timeout=60,
+            what="every order confirmed",
+        )
+    except AssertionError:
+        queue = get_queue("default")
+        state = {
+            "confirmed": Order.objects.filter(status="confirmed").count(),
+            "queued": queue.count,
+            "intermediate": redis_conn.lrange(queue.intermediate_queue_key, 0, -1),
+            "started": queue.started_job_registry.get_job_ids(),
+            "scheduled": queue.scheduled_job_registry.get_job_ids(),
+            "failed": queue.failed_job_registry.get_job_ids(),
+        }
+        raise AssertionError(f"{state} {first.output()[-2000:]} {second.output()[-2000:]}") from None
     queue = get_queue("default")
     wait_until(
         lambda: queue.count == 0 and queue.started_job_registry.count == 0, timeout=30, what="idle queues"
