@@ -6,3 +6,12 @@ class BookstoreConfig(AppConfig):
 
     name = "bookstore"
     verbose_name = "Bookstore"
+
+    def ready(self):
+        from prometheus_client import REGISTRY
+
+        from worker.metrics import JobMetricsCollector
+        from worker.queues import get_connection
+
+        # The job counts live in Redis; /metrics reads them at each scrape.
+        REGISTRY.register(JobMetricsCollector(get_connection))

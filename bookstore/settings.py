@@ -176,6 +176,12 @@ RQ = {
 RQ_API_TOKEN = env.str("RQ_API_TOKEN", default="")
 RQ_DASHBOARD_ENABLED = env.bool("RQ_DASHBOARD_ENABLED", default=True)
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+MISSING_METRICS_TOKEN = (
+    "METRICS_TOKEN is not set. With DEBUG off, /metrics answers only "
+    "'Authorization: Bearer <METRICS_TOKEN>': set it to a long random string."
+)
+if not DEBUG and not METRICS_TOKEN:
+    raise ImproperlyConfigured(MISSING_METRICS_TOKEN)
 
 # --- Jobs -----------------------------------------------------------------------------
 PENDING_ORDER_CHECK_INTERVAL = env.int("PENDING_ORDER_CHECK_INTERVAL", default=5)  # seconds

@@ -4,6 +4,7 @@ import os
 
 # Tests never serve traffic; a fixed key keeps them reproducible.
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-used-anywhere-else")
+os.environ.setdefault("METRICS_TOKEN", "test-only-metrics-token")
 
 from bookstore.settings import *  # noqa: F403
 

@@ -3,6 +3,8 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from bookstore import views
+
 admin.site.site_header = "Bookstore staff"
 admin.site.site_title = "Bookstore staff"
 admin.site.index_title = "Store and background jobs"
@@ -10,7 +12,9 @@ admin.site.index_title = "Store and background jobs"
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/", admin.site.urls),
-    path("", include("django_prometheus.urls")),
+    path("health", views.health, name="health"),
+    path("health/worker", views.health_worker, name="health-worker"),
+    path("metrics", views.metrics, name="metrics"),
 ]
 
 if settings.RQ_DASHBOARD_ENABLED:

@@ -14,10 +14,12 @@ class DailyStatistics(models.Model):
     completed_orders = models.IntegerField(default=0)
     cancelled_orders = models.IntegerField(default=0)
 
-    total_revenue = models.DecimalField(max_digits=12, decimal_places=2, default=0)
-    total_discount = models.DecimalField(max_digits=12, decimal_places=2, default=0)
-    total_shipping_fee = models.DecimalField(max_digits=12, decimal_places=2, default=0)
-    net_revenue = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    # A day's sums outgrow an order's NUMERIC(12, 2) (10 billion): 33,000 orders of a
+    # million dong already make 33 billion. Sixteen digits hold any day to the cent.
+    total_revenue = models.DecimalField(max_digits=16, decimal_places=2, default=0)
+    total_discount = models.DecimalField(max_digits=16, decimal_places=2, default=0)
+    total_shipping_fee = models.DecimalField(max_digits=16, decimal_places=2, default=0)
+    net_revenue = models.DecimalField(max_digits=16, decimal_places=2, default=0)
 
     new_users = models.IntegerField(default=0)
     active_users = models.IntegerField(default=0)

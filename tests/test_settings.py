@@ -21,7 +21,12 @@ def test_without_secret_key_and_debug_off_start_up_stops_with_a_clear_message():
 def test_with_a_secret_key_and_debug_off_start_up_succeeds():
     result = run_manage(
         "check",
-        env=manage_env(DJANGO_SETTINGS_MODULE="bookstore.settings", SECRET_KEY="k" * 50, DEBUG="false"),
+        env=manage_env(
+            DJANGO_SETTINGS_MODULE="bookstore.settings",
+            SECRET_KEY="k" * 50,
+            DEBUG="false",
+            METRICS_TOKEN="m" * 40,
+        ),
     )
     assert result.returncode == 0, result.stderr
 
@@ -64,3 +69,19 @@ def test_env_example_lists_every_variable_the_settings_read():
     listed = set(re.findall(r"^#?\s*([A-Z_]+)=", example, flags=re.MULTILINE))
     assert read, "no variables found in settings.py"
     assert read <= listed, f"missing from .env.example: {sorted(read - listed)}"
+
+
+def test_without_metrics_token_and_debug_off_start_up_stops_with_a_clear_message():
+    from bookstore.settings import MISSING_METRICS_TOKEN
+
+    result = run_manage(
+        "check",
+        env=manage_env(
+            DJANGO_SETTINGS_MODULE="bookstore.settings",
+            SECRET_KEY="k" * 50,
+            DEBUG="false",
+            METRICS_TOKEN=None,
+        ),
+    )
+    assert result.returncode != 0
+    assert MISSING_METRICS_TOKEN in result.stderr

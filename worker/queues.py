@@ -14,7 +14,7 @@ import inspect
 import json
 import logging
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -29,6 +29,7 @@ from rq import Queue
 from rq.exceptions import DuplicateJobError
 from rq.job import JobStatus
 
+from worker.metrics import count_enqueued
 from worker.registry import QUEUE_NAMES, Task, registry
 
 logger = logging.getLogger(__name__)
@@ -154,6 +155,7 @@ def _enqueue_now(
     except DuplicateJobError:
         logger.info("task %s: job %s already exists, not enqueued again", task.name, job_id)
         return False
+    count_enqueued(queue.connection, task.name, task.queue)
     return True
 
 
@@ -184,4 +186,6 @@ def _enqueue_many_now(checked: list[tuple[TaskCall, Task]], job_ids: list[str]) 
     with get_connection().pipeline(transaction=True) as pipe:
         for queue_name, datas in by_queue.items():
             get_queue(queue_name).enqueue_many(datas, pipeline=pipe)
+        for (name, queue_name), n in Counter((task.name, task.queue) for _, task in checked).items():
+            count_enqueued(pipe, name, queue_name, n)
         pipe.execute()

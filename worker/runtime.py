@@ -51,6 +51,7 @@ from rq.worker_registration import clean_worker_registry
 
 from worker.exceptions import PermanentTaskError
 from worker.jobs import RegisteredJob
+from worker.metrics import count_processed
 from worker.registry import registry
 
 logger = logging.getLogger("worker.jobs")
@@ -372,6 +373,9 @@ class BookstoreWorker(SimpleWorker):
                 )
             job.cleanup(result_ttl, pipeline=pipeline, remove_from_queue=False)
             self.cleanup_execution(job, pipeline=pipeline)
+            count_processed(
+                pipeline, self._task_name(job), "success", (job.ended_at - job.started_at).total_seconds()
+            )
             pipeline.execute()
 
     def _start_heartbeats(self, job: Job) -> None:
@@ -448,6 +452,10 @@ class BookstoreWorker(SimpleWorker):
         finally:
             self._stop_heartbeats()
         duration = time.perf_counter() - started
+        if not ok:
+            with suppress(redis.RedisError), self.connection.pipeline(transaction=False) as pipe:
+                count_processed(pipe, self._task_name(job), "failed", duration)
+                pipe.execute()
         self._log_outcome(job, queue, task, attempt, duration, ok)
         self._jobs_done += 1
         rss = current_rss_mb() if settings.WORKER_MAX_RSS_MB else 0
@@ -471,6 +479,10 @@ class BookstoreWorker(SimpleWorker):
         if errors or time.monotonic() - self._connections_tended_at > 1:
             close_old_connections()
             self._connections_tended_at = time.monotonic()
+
+    def _task_name(self, job: Job) -> str:
+        task = registry.by_path(self._func_name(job))
+        return task.name if task else "unregistered"
 
     @staticmethod
     def _func_name(job: Job) -> str | None:

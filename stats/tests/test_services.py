@@ -206,3 +206,13 @@ def test_backfill_can_enqueue_one_job_per_day(redis_conn, django_capture_on_comm
 def test_backfill_refuses_bad_ranges(start, end, message):
     with pytest.raises(CommandError, match=message):
         call_command("backfill_daily_stats", "--from", start, "--to", end)
+
+
+def test_a_days_sums_may_pass_ten_billion_dong_to_the_cent():
+    book = BookFactory()
+    for _ in range(3):
+        order(at=local(DAY, 10), items=[(book, 1, "9000000000.99")])
+    row = stats_generate_daily(day=DAY)
+    assert row.total_revenue == Decimal("27000000002.97")
+    row.refresh_from_db()
+    assert row.net_revenue == Decimal("27000000002.97")

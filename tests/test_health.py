@@ -1,0 +1,100 @@
+"""/health and /health/worker: the truth for operators, nothing for strangers."""
+
+import json
+import time
+
+import pytest
+from django.db import connection
+
+from worker.scheduler import HEARTBEAT_KEY
+
+pytestmark = pytest.mark.django_db
+
+SECRETS = ("s3cr3t-pass", "10.255.255.1", "Error", "Traceback", "refused", "timed out")
+
+
+def assert_reveals_nothing(response):
+    body = response.content.decode()
+    for secret in SECRETS:
+        assert secret not in body, (secret, body)
+
+
+def test_health_with_everything_up(client, redis_conn):
+    response = client.get("/health")
+    assert response.status_code == 200
+    assert response.json() == {"status": "healthy", "database": "up", "redis": "up"}
+
+
+def test_health_with_redis_down_answers_503_quickly_and_reveals_nothing(client, settings):
+    # A password in the URL and an address where nothing answers (a blackholed TEST-NET
+    # address would hang; a closed loopback port refuses at once).
+    settings.REDIS_URL = "redis://:s3cr3t-pass@127.0.0.1:9/0"
+    started = time.monotonic()
+    response = client.get("/health")
+    assert time.monotonic() - started < 5
+    assert response.status_code == 503
+    assert response.json() == {"status": "unhealthy", "database": "up", "redis": "down"}
+    assert_reveals_nothing(response)
+
+
+def test_health_with_an_unreachable_redis_host_times_out_into_a_503(client, settings):
+    settings.REDIS_URL = (
+        "redis://:s3cr3t-pass@10.255.255.1:6379/0"  # never routed: the probe's timeout ends it
+    )
+    started = time.monotonic()
+    response = client.get("/health")
+    assert time.monotonic() - started < 6
+    assert response.status_code == 503
+    assert_reveals_nothing(response)
+
+
+def test_health_with_the_database_down(client, redis_conn, monkeypatch):
+    def broken_cursor(*args, **kwargs):
+        raise connection.Database.OperationalError("could not connect to server at 10.255.255.1 s3cr3t-pass")
+
+    monkeypatch.setattr(connection, "cursor", broken_cursor)
+    response = client.get("/health")
+    assert response.status_code == 503
+    assert response.json() == {"status": "unhealthy", "database": "down", "redis": "up"}
+    assert_reveals_nothing(response)
+
+
+def test_worker_health_without_worker_or_scheduler_is_503(client, redis_conn):
+    response = client.get("/health/worker")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["workers"] == 0 and body["scheduler_heartbeat_age_seconds"] is None
+    assert set(body["queues"]) == {"critical", "high", "default", "low"}
+
+
+def test_worker_health_reports_queues_and_an_old_heartbeat(client, redis_conn):
+    from worker.queues import enqueue_once
+
+    enqueue_once("cart:cleanup", job_id="waiting")
+    redis_conn.hset(HEARTBEAT_KEY, mapping={"at": time.time() - 600, "leader": "x"})
+    body = client.get("/health/worker").json()
+    assert body["queues"]["low"]["queued"] == 1
+    assert body["queues"]["low"]["oldest_queued_age_seconds"] >= 0
+    assert "no scheduler heartbeat in the last 2 minutes" in body["problems"]
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_worker_health_with_a_live_worker_and_scheduler_is_200(client, redis_conn, processes):
+    from tests.helpers import wait_until
+
+    processes("rqworker", "critical", "high", "default", "low")
+    processes("run_scheduler")
+    response = wait_until(
+        lambda: (r := client.get("/health/worker")).status_code == 200 and r, timeout=20, what="healthy"
+    )
+    body = json.loads(response.content)
+    assert body["status"] == "healthy" and body["workers"] == 1
+    assert body["scheduler_heartbeat_age_seconds"] < 5
+
+
+def test_health_redis_down_via_a_stopped_port_reveals_nothing_on_worker_health(client, settings):
+    settings.REDIS_URL = "redis://:s3cr3t-pass@127.0.0.1:9/0"
+    response = client.get("/health/worker")
+    assert response.status_code == 503
+    assert response.json() == {"status": "unhealthy", "redis": "down"}
