@@ -1,6 +1,8 @@
 from django.contrib import admin
 
+from stats.charts import revenue_chart
 from stats.models import DailyStatistics
+from stats.selectors import statistics_window, top_books
 
 
 @admin.register(DailyStatistics)
@@ -22,6 +24,27 @@ class DailyStatisticsAdmin(admin.ModelAdmin):
     list_select_related = ["top_selling_book"]
     date_hierarchy = "date"
     list_filter = ["date"]
+
+    chart_choices = (30, 90, 365)
+
+    def changelist_view(self, request, extra_context=None):
+        try:
+            days = int(request.GET.get("days", 30))
+        except ValueError:
+            days = 30
+        days = days if days in self.chart_choices else 30
+        # "days" drives the chart only; the changelist must not read it as a filter.
+        if "days" in request.GET:
+            request.GET = request.GET.copy()
+            del request.GET["days"]
+        context = {
+            "chart_days": days,
+            "chart_choices": self.chart_choices,
+            "chart": revenue_chart(statistics_window(days)),
+            "top_books": top_books(days),
+            **(extra_context or {}),
+        }
+        return super().changelist_view(request, extra_context=context)
 
     def has_add_permission(self, request):
         return False

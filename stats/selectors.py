@@ -57,3 +57,23 @@ def daily_figures(day: dt.date) -> dict:
         get_user_model().objects.filter(date_joined__gte=start, date_joined__lt=end).count()
     )
     return figures
+
+
+def statistics_window(days: int) -> list:
+    """The daily rows of the last ``days`` days, oldest first."""
+    from stats.models import DailyStatistics
+
+    since = timezone.localdate() - dt.timedelta(days=days)
+    return list(DailyStatistics.objects.filter(date__gt=since).order_by("date"))
+
+
+def top_books(days: int, limit: int = 5) -> list[dict]:
+    """Best sellers of the last ``days`` days (books sold in orders not cancelled)."""
+    start, _ = local_day_bounds(timezone.localdate() - dt.timedelta(days=days - 1))
+    return list(
+        OrderItem.objects.filter(order__created_at__gte=start)
+        .exclude(order__status=OrderStatus.CANCELLED)
+        .values("book__title")
+        .annotate(sold=Sum("quantity"))
+        .order_by("-sold", "book__title")[:limit]
+    )

@@ -113,3 +113,36 @@ def test_staff_can_resolve_alerts(staff_client):
     )
     assert "Resolved 2 alert(s)" in response.content.decode()
     assert not LowStockAlert.objects.filter(resolved_at__isnull=True).exists()
+
+
+def test_the_admin_index_shows_the_background_jobs_panel(staff_client, redis_conn):
+    body = staff_client.get(reverse("admin:index")).content.decode()
+    assert 'id="jobs-panel"' in body and 'href="/django-rq/"' in body
+    assert 'data-queue="critical"' in body and 'data-queue="low"' in body
+    for task in ("cart:cleanup", "stats:daily", "inventory:check_low_stock", "order:check_pending"):
+        assert task in body
+    assert "never" in body  # no scheduler has run in this test
+
+
+def test_the_statistics_page_charts_the_rows_of_the_window(staff_client):
+    import datetime as dt
+    import re
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from stats.tests.factories import DailyStatisticsFactory
+
+    today = timezone.localdate()
+    rows = [
+        DailyStatisticsFactory(
+            date=today - dt.timedelta(days=n), total_revenue=Decimal(1000 * n), total_orders=n
+        )
+        for n in (1, 2, 3, 45)
+    ]
+    body = staff_client.get(reverse("admin:stats_dailystatistics_changelist")).content.decode()
+    points = dict(re.findall(r'class="revenue-point"[^>]*data-date="([\d-]+)" data-value="([\d.]+)"', body))
+    assert points == {r.date.isoformat(): f"{r.total_revenue:.2f}" for r in rows[:3]}
+    body90 = staff_client.get(reverse("admin:stats_dailystatistics_changelist") + "?days=90").content.decode()
+    assert len(re.findall(r'class="revenue-point"', body90)) == 4
+    assert 'id="top-books"' in body
