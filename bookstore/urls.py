@@ -1,6 +1,6 @@
 from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 
 from bookstore import views
@@ -19,4 +19,9 @@ urlpatterns = [
 
 if settings.RQ_DASHBOARD_ENABLED:
     # django-rq's views are wrapped in staff_member_required.
-    urlpatterns.append(path("django-rq/", include("django_rq.urls")))
+    urlpatterns += [
+        # django-rq also takes RQ_API_TOKEN in the URL (stats.json/<token>), where proxies
+        # and logs keep it. Only the Authorization header is accepted here.
+        re_path(r"^django-rq/stats\.json/[\w]+/?$", views.not_found),
+        path("django-rq/", include("django_rq.urls")),
+    ]

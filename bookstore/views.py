@@ -126,3 +126,7 @@ def metrics(request):
         if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
             return HttpResponse("Unauthorized\n", status=401, content_type="text/plain")
     return ExportToDjangoView(request)
+
+
+def not_found(request, *args, **kwargs):
+    return HttpResponse("Not found\n", status=404, content_type="text/plain")

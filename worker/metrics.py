@@ -11,9 +11,13 @@ memory would show that process only).
 
 from __future__ import annotations
 
+import logging
 from bisect import bisect_left
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from redis.exceptions import RedisError
+
+logger = logging.getLogger(__name__)
 
 ENQUEUED_KEY = "bookstore:metrics:enqueued"
 PROCESSED_KEY = "bookstore:metrics:processed"
@@ -48,7 +52,26 @@ class JobMetricsCollector:
     def __init__(self, connection_factory):
         self._connection = connection_factory
 
+    def describe(self):
+        # Without describe(), prometheus_client calls collect() at registration, which
+        # would make every process's start-up depend on Redis.
+        yield CounterMetricFamily("bookstore_tasks_enqueued", "Jobs enqueued", labels=["task", "queue"])
+        yield CounterMetricFamily("bookstore_tasks_processed", "Job attempts run", labels=["task", "status"])
+        yield HistogramMetricFamily(
+            "bookstore_task_duration_seconds", "Job attempt duration", labels=["task"]
+        )
+        yield GaugeMetricFamily(
+            "bookstore_queue_jobs", "Jobs per queue and status", labels=["queue", "status"]
+        )
+        yield GaugeMetricFamily("bookstore_workers", "Live worker processes")
+
     def collect(self):
+        try:
+            yield from list(self._collect())
+        except RedisError:
+            logger.exception("metrics: Redis unreachable; job metrics left out of this scrape")
+
+    def _collect(self):
         from rq import Worker
 
         from worker.queues import get_queue
