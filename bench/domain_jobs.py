@@ -50,6 +50,7 @@ def run_job(name: str, pid: int, **kwargs) -> tuple[float, float, dict]:
     if job.get_status() == "failed":
         raise SystemExit(f"{name} failed: {job.latest_result().exc_string}")
     peak = max(peak, peak_rss_mb(pid))
+    job.refresh()
     return (job.ended_at - job.started_at).total_seconds(), peak, job.return_value()
 
 

@@ -60,11 +60,11 @@ def daily_figures(day: dt.date) -> dict:
 
 
 def statistics_window(days: int) -> list:
-    """The daily rows of the last ``days`` days, oldest first."""
+    """The daily rows of the last ``days`` days (yesterday and the days before), oldest first."""
     from stats.models import DailyStatistics
 
     since = timezone.localdate() - dt.timedelta(days=days)
-    return list(DailyStatistics.objects.filter(date__gt=since).order_by("date"))
+    return list(DailyStatistics.objects.filter(date__gte=since).order_by("date"))
 
 
 def top_books(days: int, limit: int = 5) -> list[dict]:
