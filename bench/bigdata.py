@@ -62,7 +62,7 @@ def generate() -> None:
             "books",
             f"""INSERT INTO inventory_book (id, title, author, isbn, price, is_active, created_at, updated_at)
                 SELECT md5('book' || b)::uuid, 'Big book ' || b, 'Author ' || (b % 500),
-                       '977' || lpad(b::text, 10, '0'), {PRICE.format(b="b")}, b % 50 <> 0, now(), now()
+                       '977' || lpad(b::text, 10, '0'), {PRICE.format(b="b")}, b % 50 <> 1, now(), now()
                 FROM generate_series(0, %s - 1) b""",
             [BOOKS],
         )

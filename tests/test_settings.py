@@ -1,5 +1,7 @@
 """Settings come from the environment; production refuses to start without a key."""
 
+import secrets
+
 from bookstore.settings import MISSING_SECRET_KEY
 from tests.helpers import manage_env, run_manage
 
@@ -85,3 +87,21 @@ def test_without_metrics_token_and_debug_off_start_up_stops_with_a_clear_message
     )
     assert result.returncode != 0
     assert MISSING_METRICS_TOKEN in result.stderr
+
+
+def test_production_settings_pass_djangos_deployment_checklist():
+    result = run_manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        env=manage_env(
+            DJANGO_SETTINGS_MODULE="bookstore.settings",
+            DEBUG="false",
+            SECRET_KEY=secrets.token_urlsafe(50),
+            ALLOWED_HOSTS="shop.example.com",
+            METRICS_TOKEN="metrics-" + "t" * 32,
+            SECURE_SSL_REDIRECT=None,
+        ),
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

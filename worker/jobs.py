@@ -1,6 +1,8 @@
+from inspect import signature
+
 from rq.job import Job
 
-from worker.exceptions import TASK_NOT_REGISTERED, UnregisteredTaskError
+from worker.exceptions import TASK_NOT_REGISTERED, PermanentTaskError, UnregisteredTaskError
 from worker.registry import registry
 
 
@@ -16,4 +18,10 @@ class RegisteredJob(Job):
         task = registry.by_path(self.func_name)
         if task is None or self.instance is not None:
             raise UnregisteredTaskError(TASK_NOT_REGISTERED.format(self.func_name))
+        # Arguments that do not fit the function (written into Redis by hand, or by an
+        # older release) can never succeed: a permanent error, not a retried TypeError.
+        try:
+            signature(task.function).bind(*self.args, **self.kwargs)
+        except TypeError as error:
+            raise PermanentTaskError(f"task {task.name}: {error}") from None
         return task.function
