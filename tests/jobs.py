@@ -98,3 +98,19 @@ def slow_work(seconds: float, key: str) -> dict:
 @task("test:stamp", queue="default", max_retries=0, timeout=10, purpose="test")
 def stamp(key: str) -> None:
     get_connection().rpush(key, repr(time.time()))
+
+
+@task("test:confirm_slowly", queue="default", max_retries=2, timeout=60, purpose="test")
+def confirm_slowly(order_id: str, seconds: float, key: str) -> dict:
+    """Confirms an order inside a transaction that stays open for ``seconds`` on the
+    first attempt: a job to kill mid-transaction."""
+    from django.db import transaction
+
+    from orders.services import order_update_status
+
+    attempt = get_connection().incr(key)
+    with transaction.atomic():
+        change = order_update_status(order_id=order_id, new_status="confirmed", note=f"attempt {attempt}")
+        if attempt == 1:
+            time.sleep(seconds)
+    return {"changed": change.changed}
