@@ -24,6 +24,7 @@ import django_rq
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django_rq.connection_utils import get_redis_connection
 from redis import Redis
 from rq import Queue
 from rq.exceptions import DuplicateJobError
@@ -37,7 +38,8 @@ logger = logging.getLogger(__name__)
 
 @cache
 def _connection(url: str) -> Redis:
-    return django_rq.get_connection("default")
+    # django-rq's factory: rediss:// URLs get TLS with certificate checks required.
+    return get_redis_connection({"URL": url})
 
 
 def get_connection() -> Redis:

@@ -1,0 +1,71 @@
+"""REDIS_URL with a password is honoured by web, worker and scheduler, and the password
+never reaches a log."""
+
+import subprocess
+
+import pytest
+
+from tests.helpers import free_port, wait_until
+from worker.queues import enqueue, get_connection
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+PASSWORD = "pw-Zq8vR3kT1xY6"
+
+
+@pytest.fixture
+def protected_redis(tmp_path):
+    port = free_port()
+    subprocess.run(
+        [
+            "redis-server",
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--requirepass",
+            PASSWORD,
+            "--save",
+            "",
+            "--dir",
+            str(tmp_path),
+            "--daemonize",
+            "yes",
+            "--pidfile",
+            str(tmp_path / "redis.pid"),
+        ],
+        check=True,
+    )
+    url = f"redis://:{PASSWORD}@127.0.0.1:{port}/0"
+    wait_until(
+        lambda: (
+            subprocess.run(
+                ["redis-cli", "-p", str(port), "-a", PASSWORD, "--no-auth-warning", "ping"],
+                capture_output=True,
+            ).returncode
+            == 0
+        ),
+        timeout=10,
+        what="redis",
+    )
+    yield url, port
+    subprocess.run(["redis-cli", "-p", str(port), "-a", PASSWORD, "--no-auth-warning", "shutdown", "nosave"])
+
+
+def test_worker_and_scheduler_run_against_a_password_protected_redis(
+    protected_redis, processes, settings, client
+):
+    url, port = protected_redis
+    settings.REDIS_URL = url
+    refused = subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True, text=True)
+    assert "NOAUTH" in refused.stdout + refused.stderr  # the password is really required
+    worker = processes("rqworker", "critical", "high", "default", "low", REDIS_URL=url)
+    scheduler = processes("run_scheduler", REDIS_URL=url)
+    enqueue("test:stamp", "test:ran", delay=1)
+    wait_until(lambda: get_connection().llen("test:ran") == 1, timeout=20, what="the delayed job")
+    assert client.get("/health").json()["redis"] == "up"
+    for process in (worker, scheduler):
+        assert PASSWORD not in process.output()
+    bad = processes("rqworker", "default", REDIS_URL=f"redis://:wrong-{PASSWORD[:3]}@127.0.0.1:{port}/0")
+    wait_until(lambda: not bad.alive() or "invalid" in bad.output().lower(), timeout=20, what="refusal")
+    assert PASSWORD not in bad.output()
