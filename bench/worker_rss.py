@@ -31,7 +31,7 @@ def main() -> None:
     args = parser.parse_args()
     connection = get_connection()
     connection.flushdb()
-    workers = start_workers(1, "default", WORKER_MAX_JOBS="0", WORKER_MAX_RSS_MB="0", RQ_RESULT_TTL="60")
+    workers = start_workers(1, "default", WORKER_MAX_JOBS="0", WORKER_MAX_RSS_MB="0")
     try:
         wait_for_workers(1)
         pid = Worker.all(connection=connection)[0].pid
