@@ -108,3 +108,13 @@ class ManagedProcess:
             with __import__("contextlib").suppress(ProcessLookupError):
                 os.killpg(self.popen.pid, signal.SIGKILL)
         self._log.close()
+
+
+def job_status(job_id: str) -> str:
+    """A job's status as stored in Redis now."""
+    from rq.job import Job
+    from rq.serializers import JSONSerializer
+
+    from worker.queues import get_connection
+
+    return Job.fetch(job_id, connection=get_connection(), serializer=JSONSerializer).get_status()

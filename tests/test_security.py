@@ -83,3 +83,28 @@ def test_the_dashboard_can_be_removed(client, settings):
         settings.RQ_DASHBOARD_ENABLED = True
         reload(bookstore.urls)
         clear_url_caches()
+
+
+def test_the_dashboard_lists_a_pickled_intruder_without_unpickling_it(client, redis_conn, tmp_path):
+    import pickle
+
+    from rq import Queue
+
+    marker = tmp_path / "unpickled"
+
+    class Exploit:
+        def __reduce__(self):
+            import os
+
+            return (os.system, (f"touch {marker}",))
+
+    payload = pickle.dumps(Exploit())  # runs `touch` the moment anything unpickles it
+    Queue("default", connection=redis_conn).enqueue("os.system", "true", job_id="pickled-intruder")
+    redis_conn.hset("rq:job:pickled-intruder", "data", payload)
+    client.force_login(UserFactory(username="ops3", is_staff=True))
+    index = sorted(["critical", "default", "high", "low"]).index("default")
+    response = client.get(f"/django-rq/queues/{index}/")
+    assert response.status_code == 200
+    assert "pickled-intruder" in response.content.decode()
+    assert client.get(f"/django-rq/queues/{index}/pickled-intruder/").status_code in (200, 404)
+    assert not marker.exists()

@@ -10,17 +10,11 @@ from rq.serializers import JSONSerializer
 
 from orders.models import Order, OrderStatusHistory
 from orders.tests.factories import OrderFactory
-from tests.helpers import wait_until
+from tests.helpers import job_status, wait_until
 from worker.queues import TaskCall, enqueue, enqueue_many, get_queue
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 ALL_QUEUES = ("critical", "high", "default", "low")
-
-
-def status(job_id: str) -> str:
-    return Job.fetch(
-        job_id, connection=get_queue("default").connection, serializer=JSONSerializer
-    ).get_status()
 
 
 def test_sigterm_then_sigkill_mid_transaction_rolls_back_and_the_retry_applies_it_once(redis_conn, processes):
@@ -37,7 +31,7 @@ def test_sigterm_then_sigkill_mid_transaction_rolls_back_and_the_retry_applies_i
     assert Order.objects.get(pk=order.pk).status == "pending"
     assert OrderStatusHistory.objects.filter(order=order).count() == 0
     processes("rqworker", *ALL_QUEUES)
-    wait_until(lambda: status(job_id) == "finished", timeout=120, what="the retry")
+    wait_until(lambda: job_status(job_id) == "finished", timeout=120, what="the retry")
     assert Order.objects.get(pk=order.pk).status == "confirmed"
     assert list(OrderStatusHistory.objects.filter(order=order).values_list("note", flat=True)) == [
         "attempt 2"
@@ -85,7 +79,7 @@ def test_a_new_job_runs_within_10_s_of_redis_coming_back_to_idle_workers(
     job_id = enqueue("test:stamp", "test:ran_at")
     ran_at = float(wait_until(lambda: redis_conn.lindex("test:ran_at", 0), timeout=15, what="the job"))
     assert ran_at - back < 10
-    assert status(job_id) == "finished"
+    assert job_status(job_id) == "finished"
 
 
 def test_redis_restarted_under_busy_workers_loses_and_doubles_nothing(redis_conn, processes, redis_control):
@@ -126,9 +120,9 @@ def test_malformed_arguments_fail_at_once_without_retries_or_writes(
     job = raw.enqueue("orders.tasks.update_order_status", *args, **kwargs, retry=Retry(max=3, interval=1))
     processes("rqworker", *ALL_QUEUES)
     processes("run_scheduler")
-    wait_until(lambda: status(job.id) == "failed", timeout=20, what="the failure")
+    wait_until(lambda: job_status(job.id) == "failed", timeout=20, what="the failure")
     time.sleep(1.5)  # a retry, were there one, would be due
-    assert status(job.id) == "failed"
+    assert job_status(job.id) == "failed"
     fetched = Job.fetch(job.id, connection=redis_conn, serializer=JSONSerializer)
     assert (
         message in fetched.latest_result().exc_string

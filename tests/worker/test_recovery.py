@@ -6,23 +6,16 @@ import signal
 import time
 
 import pytest
-from rq.job import Job, JobStatus
-from rq.serializers import JSONSerializer
+from rq.job import JobStatus
 
 from orders.models import Order, OrderStatusHistory
 from orders.tests.factories import OrderFactory
-from tests.helpers import wait_until
+from tests.helpers import job_status, wait_until
 from worker.queues import TaskCall, enqueue, enqueue_many, get_queue
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 ALL_QUEUES = ("critical", "high", "default", "low")
-
-
-def job_status(job_id: str) -> str:
-    return Job.fetch(
-        job_id, connection=get_queue("default").connection, serializer=JSONSerializer
-    ).get_status()
 
 
 def test_retries_back_off_1_2_4_seconds_then_fail(redis_conn, processes):

@@ -10,7 +10,7 @@ from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
 from tests import jobs
-from tests.helpers import wait_until
+from tests.helpers import job_status, wait_until
 from worker.queues import TaskCall, enqueue, enqueue_many, get_queue
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -30,12 +30,6 @@ def _registered() -> bool:
     from rq import Worker
 
     return bool(Worker.all(connection=get_queue("default").connection))
-
-
-def job_status(job_id: str) -> str:
-    return Job.fetch(
-        job_id, connection=get_queue("default").connection, serializer=JSONSerializer
-    ).get_status()
 
 
 def test_a_running_job_finishes_on_sigterm_and_the_worker_exits_0(redis_conn, processes):
