@@ -114,3 +114,15 @@ def confirm_slowly(order_id: str, seconds: float, key: str) -> dict:
         if attempt == 1:
             time.sleep(seconds)
     return {"changed": change.changed}
+
+
+@task("test:confirm_too_slowly", queue="default", max_retries=1, timeout=1, purpose="test")
+def confirm_too_slowly(order_id: str) -> None:
+    """Writes, then overruns its 1 s timeout inside the same transaction."""
+    from django.db import transaction
+
+    from orders.services import order_update_status
+
+    with transaction.atomic():
+        order_update_status(order_id=order_id, new_status="confirmed", note="too slow")
+        time.sleep(5)

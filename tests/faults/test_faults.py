@@ -155,3 +155,14 @@ def test_a_burst_of_10000_mixed_jobs_completes_once_and_redis_memory_returns(red
     for queue in queues:
         queue.finished_job_registry.cleanup()
     assert redis_conn.info("memory")["used_memory"] < baseline + 2_000_000
+
+
+def test_a_job_past_its_timeout_leaves_no_partial_write_and_follows_its_retry_policy(redis_conn, processes):
+    order = OrderFactory()
+    job_id = enqueue("test:confirm_too_slowly", str(order.id))
+    worker = processes("rqworker", *ALL_QUEUES)
+    processes("run_scheduler")
+    wait_until(lambda: job_status(job_id) == "failed", timeout=30, what="the retry, then the failure")
+    assert worker.output().count(f"{job_id}: retry") == 1  # one retry (max_retries=1), then failed
+    assert Order.objects.get(pk=order.pk).status == "pending"
+    assert not OrderStatusHistory.objects.filter(order=order).exists()
