@@ -64,7 +64,7 @@ def stop_workers(workers: list[subprocess.Popen]) -> None:
             os.killpg(worker.pid, signal.SIGKILL)
 
 
-def report(name: str, unit: str, runs: list[float], command: str, higher_is_better: bool = True) -> None:
+def report(name: str, unit: str, runs: list[float], command: str) -> None:
     runs_text = ", ".join(f"{r:,.0f}" for r in runs)
     print(f"{name}: median {median(runs):,.0f} {unit} over {len(runs)} runs ({runs_text})")
     print(f"  measured by: {command}")

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hmac
 import logging
-import time
 
 import redis
 from django.conf import settings
@@ -19,7 +18,6 @@ from django_prometheus.exports import ExportToDjangoView
 logger = logging.getLogger("bookstore.health")
 
 PROBE_TIMEOUT = 2  # seconds, for each of Redis and the database
-SCHEDULER_STALE_AFTER = 120  # seconds without a scheduler heartbeat
 
 
 def _probe_redis() -> redis.Redis:
@@ -68,53 +66,30 @@ def health(request):
 @never_cache
 @require_GET
 def health_worker(request):
-    from rq import Worker
-    from rq.queue import Queue
-    from rq.serializers import JSONSerializer
+    from worker.status import jobs_status
 
-    from worker.registry import QUEUE_NAMES
-    from worker.scheduler import HEARTBEAT_KEY
-
-    client = _probe_redis()
     try:
-        now = time.time()
-        queues = {}
-        for name in QUEUE_NAMES:
-            queue = Queue(name, connection=client, serializer=JSONSerializer)
-            oldest_id = client.lindex(queue.key, 0)
-            oldest_age = None
-            if oldest_id:
-                enqueued_at = client.hget(f"rq:job:{oldest_id.decode()}", "enqueued_at")
-                if enqueued_at:
-                    from rq.utils import utcparse
-
-                    oldest_age = round(now - utcparse(enqueued_at.decode()).timestamp(), 1)
-            queues[name] = {
-                "queued": queue.count,
-                "started": queue.started_job_registry.count,
-                "scheduled": queue.scheduled_job_registry.count,
-                "failed": queue.failed_job_registry.count,
-                "oldest_queued_age_seconds": oldest_age,
-            }
-        workers = Worker.count(connection=client)
-        beat = client.hget(HEARTBEAT_KEY, "at")
+        status = jobs_status(_probe_redis())
     except Exception:
         logger.exception("health: worker probe failed")
         return JsonResponse({"status": "unhealthy", "redis": "down"}, status=503)
-    scheduler_age = round(now - float(beat), 1) if beat else None
-    problems = []
-    if workers == 0:
-        problems.append("no live worker")
-    if scheduler_age is None or scheduler_age > SCHEDULER_STALE_AFTER:
-        problems.append("no scheduler heartbeat in the last 2 minutes")
     body = {
-        "status": "unhealthy" if problems else "healthy",
-        "problems": problems,
-        "workers": workers,
-        "scheduler_heartbeat_age_seconds": scheduler_age,
-        "queues": queues,
+        "status": "unhealthy" if status.problems else "healthy",
+        "problems": status.problems,
+        "workers": status.workers,
+        "scheduler_heartbeat_age_seconds": status.scheduler_age,
+        "queues": {
+            q.name: {
+                "queued": q.queued,
+                "started": q.started,
+                "scheduled": q.scheduled,
+                "failed": q.failed,
+                "oldest_queued_age_seconds": q.oldest_queued_age,
+            }
+            for q in status.queues
+        },
     }
-    return JsonResponse(body, status=503 if problems else 200)
+    return JsonResponse(body, status=503 if status.problems else 200)
 
 
 @never_cache

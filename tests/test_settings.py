@@ -6,37 +6,35 @@ from bookstore.settings import MISSING_SECRET_KEY
 from tests.helpers import manage_env, run_manage
 
 
+def production_env(**overrides):
+    """The real settings module as production runs it: DEBUG off, a key and a metrics
+    token set; ``overrides`` change or (None) remove variables."""
+    base = {
+        "DJANGO_SETTINGS_MODULE": "bookstore.settings",
+        "DEBUG": "false",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "METRICS_TOKEN": "metrics-" + "t" * 32,
+    }
+    return manage_env(**{**base, **overrides})
+
+
 def test_without_secret_key_and_debug_off_start_up_stops_with_a_clear_message():
-    result = run_manage(
-        "check", env=manage_env(DJANGO_SETTINGS_MODULE="bookstore.settings", SECRET_KEY=None, DEBUG=None)
-    )
+    result = run_manage("check", env=production_env(SECRET_KEY=None, DEBUG=None))
     assert result.returncode != 0
     assert MISSING_SECRET_KEY in result.stderr
     # An empty value is no key either.
-    result = run_manage(
-        "check", env=manage_env(DJANGO_SETTINGS_MODULE="bookstore.settings", SECRET_KEY="", DEBUG="false")
-    )
+    result = run_manage("check", env=production_env(SECRET_KEY=""))
     assert result.returncode != 0
     assert MISSING_SECRET_KEY in result.stderr
 
 
 def test_with_a_secret_key_and_debug_off_start_up_succeeds():
-    result = run_manage(
-        "check",
-        env=manage_env(
-            DJANGO_SETTINGS_MODULE="bookstore.settings",
-            SECRET_KEY="k" * 50,
-            DEBUG="false",
-            METRICS_TOKEN="m" * 40,
-        ),
-    )
+    result = run_manage("check", env=production_env())
     assert result.returncode == 0, result.stderr
 
 
 def test_debug_on_runs_without_a_key_for_local_development():
-    result = run_manage(
-        "check", env=manage_env(DJANGO_SETTINGS_MODULE="bookstore.settings", SECRET_KEY=None, DEBUG="true")
-    )
+    result = run_manage("check", env=production_env(SECRET_KEY=None, DEBUG="true"))
     assert result.returncode == 0, result.stderr
 
 
@@ -76,15 +74,7 @@ def test_env_example_lists_every_variable_the_settings_read():
 def test_without_metrics_token_and_debug_off_start_up_stops_with_a_clear_message():
     from bookstore.settings import MISSING_METRICS_TOKEN
 
-    result = run_manage(
-        "check",
-        env=manage_env(
-            DJANGO_SETTINGS_MODULE="bookstore.settings",
-            SECRET_KEY="k" * 50,
-            DEBUG="false",
-            METRICS_TOKEN=None,
-        ),
-    )
+    result = run_manage("check", env=production_env(METRICS_TOKEN=None))
     assert result.returncode != 0
     assert MISSING_METRICS_TOKEN in result.stderr
 
@@ -95,13 +85,6 @@ def test_production_settings_pass_djangos_deployment_checklist():
         "--deploy",
         "--fail-level",
         "WARNING",
-        env=manage_env(
-            DJANGO_SETTINGS_MODULE="bookstore.settings",
-            DEBUG="false",
-            SECRET_KEY=secrets.token_urlsafe(50),
-            ALLOWED_HOSTS="shop.example.com",
-            METRICS_TOKEN="metrics-" + "t" * 32,
-            SECURE_SSL_REDIRECT=None,
-        ),
+        env=production_env(ALLOWED_HOSTS="shop.example.com", SECURE_SSL_REDIRECT=None),
     )
     assert result.returncode == 0, result.stdout + result.stderr

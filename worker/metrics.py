@@ -72,10 +72,8 @@ class JobMetricsCollector:
             logger.exception("metrics: Redis unreachable; job metrics left out of this scrape")
 
     def _collect(self):
-        from rq import Worker
-
-        from worker.queues import get_queue
-        from worker.registry import QUEUE_NAMES, registry
+        from worker.registry import registry
+        from worker.status import jobs_status
 
         connection = self._connection()
         with connection.pipeline(transaction=False) as pipe:
@@ -112,16 +110,12 @@ class JobMetricsCollector:
             family.add_metric([task], buckets, counts.get("sum", 0.0))
         yield family
 
+        status = jobs_status(connection)
         depth = GaugeMetricFamily(
             "bookstore_queue_jobs", "Jobs per queue and status", labels=["queue", "status"]
         )
-        for name in QUEUE_NAMES:
-            queue = get_queue(name)
-            depth.add_metric([name, "queued"], queue.count)
-            depth.add_metric([name, "started"], queue.started_job_registry.count)
-            depth.add_metric([name, "scheduled"], queue.scheduled_job_registry.count)
-            depth.add_metric([name, "failed"], queue.failed_job_registry.count)
+        for queue in status.queues:
+            for state in ("queued", "started", "scheduled", "failed"):
+                depth.add_metric([queue.name, state], getattr(queue, state))
         yield depth
-        yield GaugeMetricFamily(
-            "bookstore_workers", "Live worker processes", value=Worker.count(connection=connection)
-        )
+        yield GaugeMetricFamily("bookstore_workers", "Live worker processes", value=status.workers)

@@ -46,6 +46,7 @@ from rq.queue import Queue
 from rq.registry import clean_registries
 from rq.serializers import JSONSerializer
 from rq.timeouts import JobTimeoutException
+from rq.utils import now
 from rq.worker import SimpleWorker, WorkerStatus
 from rq.worker_registration import clean_worker_registry
 
@@ -115,6 +116,7 @@ class BookstoreWorker(SimpleWorker):
         self._parent_pid = os.getpid()
         self._jobs_done = 0
         self._connections_tended_at = 0.0
+        self._current_task = None
         self._suspension_checked_at = 0.0
 
     # --- supervision -------------------------------------------------------------------
@@ -299,7 +301,7 @@ class BookstoreWorker(SimpleWorker):
                     self._recover_intermediate(queue)
                 finally:
                     queue.release_maintenance_lock()
-        self.last_cleaned_at = self._now()
+        self.last_cleaned_at = now()
 
     def _recover_intermediate(self, queue: Queue) -> None:
         """Puts back at the head of its queue a job id left in the intermediate list by a
@@ -317,10 +319,7 @@ class BookstoreWorker(SimpleWorker):
             if intermediate.set_first_seen(job_id):
                 continue
             first_seen = intermediate.get_first_seen(job_id)
-            if (
-                first_seen is None
-                or (self._now() - first_seen).total_seconds() < settings.WORKER_HEARTBEAT_GRACE
-            ):
+            if first_seen is None or (now() - first_seen).total_seconds() < settings.WORKER_HEARTBEAT_GRACE:
                 continue
             job = queue.fetch_job(job_id)
             if job is None or job.get_status(refresh=False) != JobStatus.QUEUED:
@@ -330,12 +329,6 @@ class BookstoreWorker(SimpleWorker):
                 logger.warning(
                     "job %s was taken by a worker that died before starting it; queued again", job_id
                 )
-
-    @staticmethod
-    def _now():
-        from rq.utils import now
-
-        return now()
 
     # --- execution -----------------------------------------------------------------------
 
@@ -352,7 +345,7 @@ class BookstoreWorker(SimpleWorker):
         self._stop_heartbeats()
         # rq writes the job's last_heartbeat here in a round trip of its own; the success
         # or failure handling right after saves the whole job hash, this field included.
-        job.ended_at = job.last_heartbeat = self._now()
+        job.ended_at = job.last_heartbeat = now()
 
     def handle_job_success(self, job: Job, queue: Queue, started_job_registry):
         """rq's success handling in one pipeline, without its WATCH and dependents look-up
@@ -411,7 +404,7 @@ class BookstoreWorker(SimpleWorker):
         worker_ttl + 60 s, so renewing it at most once a second is plenty."""
         if pipeline is not None or timeout is not None:
             return super().heartbeat(timeout, pipeline)
-        if self.last_heartbeat is not None and (self._now() - self.last_heartbeat).total_seconds() < 1:
+        if self.last_heartbeat is not None and (now() - self.last_heartbeat).total_seconds() < 1:
             return None
         with self.connection.pipeline(transaction=False) as pipe:
             super().heartbeat(None, pipe)
@@ -441,7 +434,7 @@ class BookstoreWorker(SimpleWorker):
 
     def perform_job(self, job: Job, queue: Queue) -> bool:
         self._last_exception = None
-        task = registry.by_path(self._func_name(job))
+        task = self._current_task = registry.by_path(self._func_name(job))
         attempt = 1
         if task is not None and job.retries_left is not None:
             attempt = task.max_retries - job.retries_left + 1
@@ -481,8 +474,8 @@ class BookstoreWorker(SimpleWorker):
             self._connections_tended_at = time.monotonic()
 
     def _task_name(self, job: Job) -> str:
-        task = registry.by_path(self._func_name(job))
-        return task.name if task else "unregistered"
+        """The running job's task name, resolved once per job in perform_job."""
+        return self._current_task.name if self._current_task else "unregistered"
 
     @staticmethod
     def _func_name(job: Job) -> str | None:
