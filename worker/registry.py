@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 from rq import Retry
 
+from worker.exceptions import PermanentTaskError
+
 # Seconds before each retry: 1, 2, 4, 8, 16 (DESIGN.md, Tasks).
 BACKOFF_SECONDS = (1, 2, 4, 8, 16)
 QUEUE_NAMES = ("critical", "high", "default", "low")
@@ -25,17 +27,29 @@ class Task:
     max_retries: int
     timeout: int
     purpose: str
+    # Exceptions that mean the job can never succeed as asked (an unknown order, a
+    # forbidden change): the job fails at once and is not retried, much as dramatiq's
+    # ``throws=``. Anything else the task raises is transient and retried.
+    throws: tuple[type[BaseException], ...] = ()
 
     @property
     def path(self) -> str:
         """The dotted path rq stores in the job, e.g. ``orders.tasks.update_order_status``."""
         return f"{self.function.__module__}.{self.function.__qualname__}"
 
+    @property
+    def backoff(self) -> list[int]:
+        """Seconds before each retry: 1, 2, 4, ... one per allowed retry."""
+        return [BACKOFF_SECONDS[min(n, len(BACKOFF_SECONDS) - 1)] for n in range(self.max_retries)]
+
+    def is_permanent(self, error: BaseException) -> bool:
+        """True when ``error`` can never be cured by running the job again."""
+        return isinstance(error, (PermanentTaskError, *self.throws))
+
     def retry(self) -> Retry | None:
         if not self.max_retries:
             return None
-        intervals = [BACKOFF_SECONDS[min(n, len(BACKOFF_SECONDS) - 1)] for n in range(self.max_retries)]
-        return Retry(max=self.max_retries, interval=intervals)
+        return Retry(max=self.max_retries, interval=self.backoff)
 
 
 class TaskRegistry:
@@ -83,9 +97,16 @@ registry = TaskRegistry()
 
 
 def task(
-    name: str, *, queue: str, max_retries: int, timeout: int, purpose: str
+    name: str,
+    *,
+    queue: str,
+    max_retries: int,
+    timeout: int,
+    purpose: str,
+    throws: tuple[type[BaseException], ...] = (),
 ) -> Callable[[Callable], Callable]:
-    """Registers the decorated function as task ``name``; the function itself is unchanged."""
+    """Registers the decorated function as task ``name``; the function itself is unchanged.
+    ``throws`` names the exceptions that fail the job at once, without retries."""
 
     def decorate(function: Callable) -> Callable:
         registry.register(
@@ -96,6 +117,7 @@ def task(
                 max_retries=max_retries,
                 timeout=timeout,
                 purpose=purpose,
+                throws=tuple(throws),
             )
         )
         return function

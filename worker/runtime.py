@@ -426,7 +426,8 @@ class BookstoreWorker(SimpleWorker):
     def handle_exception(self, job: Job, *exc_info):
         # rq logs the traceback itself; ours goes on the one outcome line.
         self._last_exception = exc_info[1]
-        if isinstance(exc_info[1], _NOT_RETRIED):
+        task = self._current_task
+        if isinstance(exc_info[1], _NOT_RETRIED) or (task is not None and task.is_permanent(exc_info[1])):
             job.retries_left = 0
         for handler in self._exc_handlers:
             if handler(job, *exc_info) is False:
