@@ -10,7 +10,7 @@ class BookstoreConfig(AppConfig):
     def ready(self):
         from prometheus_client import REGISTRY
 
-        from worker.metrics import JobMetricsCollector
+        from worker.collector import JobMetricsCollector
         from worker.queues import get_connection
 
         # The job counts live in Redis; /metrics reads them at each scrape.

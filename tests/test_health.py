@@ -6,7 +6,7 @@ import time
 import pytest
 from django.db import connection
 
-from worker.scheduler import HEARTBEAT_KEY
+from worker.keys import SCHEDULER_HEARTBEAT as HEARTBEAT_KEY
 
 pytestmark = pytest.mark.django_db
 

@@ -1,19 +1,23 @@
 from inspect import signature
 
 from rq.job import Job
+from typing_extensions import override
 
+from worker import policy
 from worker.exceptions import TASK_NOT_REGISTERED, PermanentTaskError, UnregisteredTaskError
 from worker.registry import registry
 
 
 class RegisteredJob(Job):
-    """A job that resolves its function through the task registry, never by import.
+    """A job that resolves its function through the task registry, never by import, and
+    runs under its task's policy (``worker/policy.py``).
 
     A job written into Redis by someone else naming ``os.system`` fails with
     "task not registered: os.system" before anything is imported or called.
     """
 
     @property
+    @override
     def func(self):
         task = registry.by_path(self.func_name)
         if task is None or self.instance is not None:
@@ -25,3 +29,11 @@ class RegisteredJob(Job):
         except TypeError as error:
             raise PermanentTaskError(f"task {task.name}: {error}") from None
         return task.function
+
+    @override
+    def prepare_for_execution(self, worker_name: str, pipeline) -> None:
+        task = policy.task_of(self)
+        if task is not None:
+            policy.apply(self, task)
+            policy.persist(self, pipeline)
+        super().prepare_for_execution(worker_name, pipeline)

@@ -30,7 +30,7 @@ from rq import Queue
 from rq.exceptions import DuplicateJobError
 from rq.job import JobStatus
 
-from worker.metrics import count_enqueued
+from worker.counters import count_enqueued
 from worker.registry import QUEUE_NAMES, Task, registry
 
 logger = logging.getLogger(__name__)

@@ -2,7 +2,7 @@
 
 Cron expressions are read in TIME_ZONE. Arguments that depend on the fire time are
 computed from the tick, at fire time: the statistics run at 01:00 on 24 November is for
-23 November, whenever it actually runs.
+23 November (``stats.selectors.stats_day_for_run``), whenever it actually runs.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from enum import Enum
 from django.conf import settings
 from django.utils import timezone
 
+from stats.selectors import stats_day_for_run
+
 
 class CatchUp(Enum):
     LATEST = "latest"  # after downtime, fire once for the most recent missed tick
@@ -25,9 +27,8 @@ def _no_arguments(tick: dt.datetime) -> dict:
     return {}
 
 
-def _yesterday_of(tick: dt.datetime) -> dict:
-    local = timezone.localtime(tick)
-    return {"date": (local.date() - dt.timedelta(days=1)).isoformat()}
+def _stats_day_of(tick: dt.datetime) -> dict:
+    return {"date": stats_day_for_run(at=tick).isoformat()}
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,7 @@ def get_schedule() -> list[Entry]:
             cron="0 1 * * *",
             catch_up=CatchUp.EACH,
             max_catch_up=settings.STATS_CATCH_UP_DAYS,
-            arguments=_yesterday_of,
+            arguments=_stats_day_of,
         ),
         Entry(key="inventory-check-low-stock", task="inventory:check_low_stock", cron="0 * * * *"),
         Entry(

@@ -25,19 +25,19 @@ from django.utils import timezone
 from redis import Redis
 from redis.exceptions import LockError, RedisError
 from redis.lock import Lock
-from rq.registry import ScheduledJobRegistry
 from rq.utils import utcformat
 
+from worker import keys
 from worker.queues import enqueue_once
 from worker.registry import QUEUE_NAMES
 from worker.schedule import CatchUp, Entry
 
 logger = logging.getLogger("worker.scheduler")
 
-LOCK_KEY = "bookstore:scheduler:lock"
-LAST_FIRE_KEY = "bookstore:scheduler:last_fire"
-HEARTBEAT_KEY = "bookstore:scheduler:heartbeat"
-INSTANCE_KEY = "bookstore:scheduler:instance:{}"
+LOCK_KEY = keys.SCHEDULER_LOCK
+LAST_FIRE_KEY = keys.SCHEDULER_LAST_FIRE
+HEARTBEAT_KEY = keys.SCHEDULER_HEARTBEAT
+INSTANCE_KEY = keys.SCHEDULER_INSTANCE
 CRON_LOOKBACK = dt.timedelta(days=32)  # bounds the walk over ticks missed during downtime
 MOVE_BATCH = 1000
 
@@ -187,13 +187,14 @@ class Scheduler:
         cutoff = int(now.timestamp()) - 1
         moved = 0
         for name in QUEUE_NAMES:
-            registry_key = ScheduledJobRegistry.key_template.format(name)
+            registry_key = keys.RQ_SCHEDULED.format(name)
             while True:
                 ids = self.connection.zrangebyscore(registry_key, 0, cutoff, start=0, num=MOVE_BATCH)
                 if not ids:
                     break
+                queue_key = keys.RQ_QUEUE.format(name)
                 moved += self._move_due(
-                    keys=[registry_key, f"rq:queue:{name}"], args=[utcformat(now), "rq:job:", *ids]
+                    keys=[registry_key, queue_key], args=[utcformat(now), keys.RQ_JOB_PREFIX, *ids]
                 )
                 if len(ids) < MOVE_BATCH:
                     break

@@ -1,19 +1,22 @@
 """One reading of the job system's state, shared by /health/worker, the admin's
-Background jobs panel and /metrics."""
+Background jobs panel and /metrics.
+
+Reads are reads: it counts with LLEN and ZCARD in two pipelined round trips, never with
+rq's ``registry.count``, which runs rq's abandoned-job clean-up. That clean-up belongs to
+the workers' maintenance (under its lock, with the task's retry policy), not to a scrape.
+"""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
 
+from django.conf import settings
 from redis import Redis
-from rq import Worker
-from rq.queue import Queue
-from rq.serializers import JSONSerializer
 from rq.utils import utcparse
 
+from worker import keys
 from worker.registry import QUEUE_NAMES
-from worker.scheduler import HEARTBEAT_KEY
 
 SCHEDULER_STALE_AFTER = 120  # seconds without a scheduler heartbeat
 
@@ -52,31 +55,58 @@ class JobsStatus:
         return problems
 
 
+def worker_live_after() -> float:
+    """Seconds since its last heartbeat after which a registered worker counts as dead:
+    a live one beats every WORKER_HEARTBEAT_INTERVAL, idle or busy."""
+    return settings.WORKER_HEARTBEAT_INTERVAL + settings.WORKER_HEARTBEAT_GRACE
+
+
+def _age(now: float, stamp: bytes | None) -> float | None:
+    return round(now - utcparse(stamp.decode()).timestamp(), 1) if stamp else None
+
+
 def jobs_status(connection: Redis) -> JobsStatus:
     """Reads queues, workers and the scheduler's heartbeat; Redis errors propagate."""
+    with connection.pipeline(transaction=False) as pipe:
+        for name in QUEUE_NAMES:
+            pipe.llen(keys.RQ_QUEUE.format(name))
+            pipe.zcard(keys.RQ_STARTED.format(name))
+            pipe.zcard(keys.RQ_SCHEDULED.format(name))
+            pipe.zcard(keys.RQ_FAILED.format(name))
+            pipe.lindex(keys.RQ_QUEUE.format(name), 0)
+        pipe.hget(keys.SCHEDULER_HEARTBEAT, "at")
+        pipe.smembers(keys.RQ_WORKERS)
+        *counts, beat, worker_keys = pipe.execute()
+    rows = [counts[i : i + 5] for i in range(0, len(counts), 5)]
+    worker_keys = sorted(key.decode() for key in worker_keys)
+    with connection.pipeline(transaction=False) as pipe:
+        for *_, oldest_id in rows:
+            if oldest_id:
+                pipe.hget(keys.RQ_JOB.format(oldest_id.decode()), "enqueued_at")
+            else:
+                pipe.echo("")  # keeps one answer per queue
+        for key in worker_keys:
+            pipe.hget(key, "last_heartbeat")
+        stamps = pipe.execute()
     now = time.time()
-    queues = []
-    for name in QUEUE_NAMES:
-        queue = Queue(name, connection=connection, serializer=JSONSerializer)
-        oldest_age = None
-        oldest_id = connection.lindex(queue.key, 0)
-        if oldest_id:
-            enqueued_at = connection.hget(f"rq:job:{oldest_id.decode()}", "enqueued_at")
-            if enqueued_at:
-                oldest_age = round(now - utcparse(enqueued_at.decode()).timestamp(), 1)
-        queues.append(
-            QueueStatus(
-                name=name,
-                queued=queue.count,
-                started=queue.started_job_registry.count,
-                scheduled=queue.scheduled_job_registry.count,
-                failed=queue.failed_job_registry.count,
-                oldest_queued_age=oldest_age,
-            )
+    queues = [
+        QueueStatus(
+            name=name,
+            queued=queued,
+            started=started,
+            scheduled=scheduled,
+            failed=failed,
+            oldest_queued_age=_age(now, stamp),
         )
-    beat = connection.hget(HEARTBEAT_KEY, "at")
+        for name, (queued, started, scheduled, failed, _), stamp in zip(
+            QUEUE_NAMES, rows, stamps, strict=False
+        )
+    ]
+    heartbeats = stamps[len(rows) :]
+    ages = [_age(now, stamp) for stamp in heartbeats]
+    live = sum(1 for age in ages if age is not None and age <= worker_live_after())
     return JobsStatus(
         queues=queues,
-        workers=Worker.count(connection=connection),
+        workers=live,
         scheduler_age=round(now - float(beat), 1) if beat else None,
     )

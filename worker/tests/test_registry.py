@@ -4,8 +4,8 @@ from collections import Counter
 import pytest
 from django.core.management import call_command
 
+from worker.dequeue import weighted_order
 from worker.registry import Task, TaskRegistry, registry
-from worker.runtime import weighted_order
 
 DESIGN_TABLE = {
     # name: (function, queue, max retries, timeout) — DESIGN.md, Tasks

@@ -1,9 +1,9 @@
-"""Job metrics kept in Redis, so every worker process on every host adds to the same
-counts, and the web process's /metrics reports them all (a counter in one process's
-memory would show that process only).
+"""The /metrics collector for jobs: reads, at each scrape, the counts that every worker
+process on every host keeps in Redis (``worker/counters.py``), and the queues' state
+(``worker/status.py``).
 
     bookstore_tasks_enqueued_total{task,queue}
-    bookstore_tasks_processed_total{task,status}     status: success | failed (each attempt)
+    bookstore_tasks_processed_total{task,status}     status: success | failed | abandoned
     bookstore_task_duration_seconds{task}            histogram of attempt durations
     bookstore_queue_jobs{queue,status}               queued | started | scheduled | failed
     bookstore_workers                                live worker processes
@@ -12,30 +12,16 @@ memory would show that process only).
 from __future__ import annotations
 
 import logging
-from bisect import bisect_left
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from redis.exceptions import RedisError
 
+from worker.counters import BUCKETS
+from worker.keys import METRICS_DURATION, METRICS_ENQUEUED, METRICS_PROCESSED
+from worker.registry import registry
+from worker.status import jobs_status
+
 logger = logging.getLogger(__name__)
-
-ENQUEUED_KEY = "bookstore:metrics:enqueued"
-PROCESSED_KEY = "bookstore:metrics:processed"
-DURATION_KEY = "bookstore:metrics:duration:{}"
-BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
-
-
-def count_enqueued(pipe, task: str, queue: str, n: int = 1) -> None:
-    pipe.hincrby(ENQUEUED_KEY, f"{task}|{queue}", n)
-
-
-def count_processed(pipe, task: str, status: str, seconds: float) -> None:
-    """Adds one attempt's outcome and duration (to be executed with the caller's pipeline)."""
-    pipe.hincrby(PROCESSED_KEY, f"{task}|{status}", 1)
-    key = DURATION_KEY.format(task)
-    index = bisect_left(BUCKETS, seconds)
-    pipe.hincrby(key, BUCKETS[index] if index < len(BUCKETS) else "+Inf", 1)
-    pipe.hincrbyfloat(key, "sum", seconds)
 
 
 def _split(raw: dict) -> list[tuple[str, str, float]]:
@@ -72,16 +58,13 @@ class JobMetricsCollector:
             logger.exception("metrics: Redis unreachable; job metrics left out of this scrape")
 
     def _collect(self):
-        from worker.registry import registry
-        from worker.status import jobs_status
-
         connection = self._connection()
         with connection.pipeline(transaction=False) as pipe:
-            pipe.hgetall(ENQUEUED_KEY)
-            pipe.hgetall(PROCESSED_KEY)
+            pipe.hgetall(METRICS_ENQUEUED)
+            pipe.hgetall(METRICS_PROCESSED)
             tasks = [task.name for task in registry]
             for task in tasks:
-                pipe.hgetall(DURATION_KEY.format(task))
+                pipe.hgetall(METRICS_DURATION.format(task))
             enqueued, processed, *durations = pipe.execute()
 
         family = CounterMetricFamily("bookstore_tasks_enqueued", "Jobs enqueued", labels=["task", "queue"])

@@ -1,0 +1,69 @@
+"""Taking the next job: queues in a weighted random order, and one atomic move.
+
+Before each dequeue the queues are put in a random order in which each comes first with
+probability weight / total (10:5:3:1 by default), and the first non-empty one gives the
+job: with work in every queue they are served about 10:5:3:1, so ``low`` never starves;
+with work in ``low`` only, ``low`` runs at full speed.
+
+The job id moves from its queue to rq's intermediate list in one Lua step (LMOVE), so a
+job is always in a list or a registry: a worker killed right after taking it leaves it
+in the intermediate list, which ``worker/recovery.py`` puts back.
+"""
+
+from __future__ import annotations
+
+import random
+
+from redis import Redis
+from rq.exceptions import NoSuchJobError
+from rq.job import Job
+from rq.queue import Queue
+
+from worker import keys
+
+# Moves the first job id found, in the given queue order, onto that queue's intermediate
+# list (rq's key format, checked by the rq contract test).
+_POP_WEIGHTED = """
+for _, key in ipairs(KEYS) do
+    local job_id = redis.call('LMOVE', key, key .. ':intermediate', 'LEFT', 'RIGHT')
+    if job_id then return {key, job_id} end
+end
+return false
+"""
+
+
+def weighted_order(names: list[str], weights: dict[str, int], rng: random.Random) -> list[str]:
+    """A random order in which each queue comes first with probability weight / total
+    (Efraimidis-Spirakis sampling without replacement)."""
+    return sorted(names, key=lambda name: rng.random() ** (1.0 / max(weights.get(name, 1), 1)), reverse=True)
+
+
+class WeightedDequeue:
+    def __init__(
+        self, connection: Redis, queues: list[Queue], weights: dict[str, int], job_class, serializer
+    ):
+        self._connection = connection
+        self._queues = {keys.RQ_QUEUE.format(queue.name): queue for queue in queues}
+        self._weights = weights
+        self._job_class = job_class
+        self._serializer = serializer
+        self._rng = random.Random()
+        self._pop = connection.register_script(_POP_WEIGHTED)
+
+    def pop(self) -> tuple[Job, Queue] | None:
+        """The next job and its queue, already moved to the intermediate list; None when
+        every queue is empty."""
+        names = [queue.name for queue in self._queues.values()]
+        order = [keys.RQ_QUEUE.format(name) for name in weighted_order(names, self._weights, self._rng)]
+        while True:
+            result = self._pop(keys=order)
+            if not result:
+                return None
+            queue = self._queues[result[0].decode()]
+            job_id = result[1].decode()
+            try:
+                job = self._job_class.fetch(job_id, connection=self._connection, serializer=self._serializer)
+            except NoSuchJobError:
+                queue.intermediate_queue.remove(job_id)  # deleted while queued: nothing to run
+                continue
+            return job, queue
