@@ -126,3 +126,28 @@ def confirm_too_slowly(order_id: str) -> None:
     with transaction.atomic():
         order_update_status(order_id=order_id, new_status="confirmed", note="too slow")
         time.sleep(5)
+
+
+@task("test:rendezvous", queue="default", max_retries=0, timeout=30, purpose="test")
+def rendezvous(key: str, parties: int) -> dict:
+    """Records its worker in the set ``key``, then holds until ``parties`` different
+    workers have each taken one of these jobs: jobs that only that many workers, all
+    taking work at once, can finish. Gives up (and fails) after 20 s."""
+    connection = get_connection()
+    connection.sadd(key, get_current_job().worker_name)
+    deadline = time.monotonic() + 20
+    while connection.scard(key) < parties:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"only {connection.scard(key)} of {parties} workers took a job")
+        time.sleep(0.02)
+    return {"workers": parties}
+
+
+@task("test:flaky", queue="default", max_retries=2, timeout=10, purpose="test")
+def flaky(key: str, failures: str = "0") -> dict:
+    """Fails its first ``failures`` attempts (counted in Redis under ``key``), then
+    succeeds. Arguments are strings, so rqenqueue's command line can give them."""
+    attempt = get_connection().incr(key)
+    if attempt <= int(failures):
+        raise RuntimeError(f"attempt {attempt} of {key} fails on purpose")
+    return {"attempts": attempt}

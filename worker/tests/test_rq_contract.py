@@ -1,0 +1,119 @@
+"""The contract between our worker and rq: what ``worker/runtime.py`` and its parts
+assume of rq's code and of its keys in Redis. rq is pinned to one minor release in
+pyproject.toml; upgrading it is a deliberate change, and this file says what to re-read.
+
+Each failure names what changed. Before raising the pin, read rq's changelog for the
+hooks below, adjust the overrides, then update the recorded signatures here.
+"""
+
+import inspect
+
+import django_rq
+import pytest
+import rq
+from rq.job import Job
+from rq.queue import Queue
+from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
+from rq.worker import SimpleWorker, Worker
+from rq.worker_registration import REDIS_WORKER_KEYS
+
+from worker import keys
+from worker.jobs import RegisteredJob
+from worker.runtime import BookstoreWorker
+
+SUPPORTED_RQ = "2.12."
+SUPPORTED_DJANGO_RQ = "4.2."
+
+# The parameters of every rq method we override, as rq 2.12 defines them.
+OVERRIDDEN = {
+    (BookstoreWorker, SimpleWorker): {
+        "work": [
+            "self", "burst", "logging_level", "date_format", "log_format", "max_jobs", "max_idle_time",
+            "with_scheduler", "dequeue_strategy",
+        ],
+        "_shutdown": ["self"],
+        "dequeue_job_and_maintain_ttl": ["self", "timeout", "max_idle_time"],
+        "reorder_queues": ["self", "reference_queue"],
+        "clean_registries": ["self"],
+        "get_heartbeat_ttl": ["self", "job"],
+        "prepare_job_execution": ["self", "job", "remove_from_intermediate_queue"],
+        "handle_execution_ended": ["self", "job", "queue", "heartbeat_ttl"],
+        "handle_job_success": ["self", "job", "queue", "started_job_registry"],
+        "perform_job": ["self", "job", "queue"],
+        "heartbeat": ["self", "timeout", "pipeline"],
+        "check_for_suspension": ["self", "burst"],
+        "set_state": ["self", "state", "pipeline"],
+    },
+    (RegisteredJob, Job): {
+        "func": ["self"],
+        "prepare_for_execution": ["self", "worker_name", "pipeline"],
+    },
+}  # fmt: skip
+
+
+def _function(value):
+    return value.fget if isinstance(value, property) else value
+
+
+def _overrides(cls) -> set[str]:
+    return {name for name, value in vars(cls).items() if getattr(_function(value), "__override__", False)}
+
+
+def test_the_installed_rq_is_the_version_the_worker_was_written_for():
+    assert rq.__version__.startswith(SUPPORTED_RQ), (
+        f"rq {rq.__version__} is installed; the worker's hooks are written for rq {SUPPORTED_RQ}x. "
+        "Re-read the overridden methods in rq's source before moving the pin (see this file's doc)."
+    )
+    assert django_rq.__version__.startswith(SUPPORTED_DJANGO_RQ), (
+        f"django-rq {django_rq.__version__} is installed; tested with {SUPPORTED_DJANGO_RQ}x"
+    )
+
+
+@pytest.mark.parametrize(("ours", "base"), list(OVERRIDDEN))
+def test_every_override_is_marked_and_recorded(ours, base):
+    recorded = set(OVERRIDDEN[(ours, base)])
+    assert _overrides(ours) == recorded, (
+        f"{ours.__name__}: methods marked @override {sorted(_overrides(ours))} differ from those "
+        f"recorded here {sorted(recorded)}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("ours", "base", "name"),
+    [(ours, base, name) for (ours, base), methods in OVERRIDDEN.items() for name in methods],
+)
+def test_rq_still_has_each_overridden_method_with_the_same_parameters(ours, base, name):
+    method = getattr(base, name, None)
+    assert method is not None, f"rq's {base.__name__}.{name} is gone: {ours.__name__}.{name} is dead code"
+    parameters = list(inspect.signature(_function(method)).parameters)
+    assert parameters == OVERRIDDEN[(ours, base)][name], (
+        f"rq's {base.__name__}.{name} now takes {parameters}, not {OVERRIDDEN[(ours, base)][name]}: "
+        f"re-read it and adjust {ours.__name__}.{name}"
+    )
+
+
+def test_the_private_members_we_use_are_still_there():
+    # handle_job_success writes the job's success in our one pipeline through this.
+    assert list(inspect.signature(Job._handle_success).parameters) == [
+        "self", "result_ttl", "pipeline", "worker_name", "execution_id", "execution_started_at",
+        "execution_ended_at",
+    ], "rq's Job._handle_success changed: re-read BookstoreWorker.handle_job_success"  # fmt: skip
+    worker = SimpleWorker(["default"], connection=django_rq.get_connection("default"))
+    # The work loop stops on this flag; our signal handling and recycling set it.
+    assert worker._stop_requested is False, "rq's worker no longer has _stop_requested"
+
+
+def test_the_redis_key_formats_we_read_directly_are_rq_s():
+    queue = Queue("default", connection=django_rq.get_connection("default"))
+    assert keys.RQ_QUEUE.format("default") == queue.key
+    assert keys.RQ_INTERMEDIATE.format("default") == queue.intermediate_queue_key
+    assert keys.RQ_QUEUE.format("default") + ":intermediate" == queue.intermediate_queue_key, (
+        "the Lua move in worker/dequeue.py builds the intermediate key as queue key + ':intermediate'"
+    )
+    assert keys.RQ_JOB.format("abc") == Job.key_for("abc").decode()
+    assert keys.RQ_WORKER.format("w1") == Worker.redis_worker_namespace_prefix + "w1"
+    assert keys.RQ_WORKERS == REDIS_WORKER_KEYS
+    connection = queue.connection
+    assert keys.RQ_STARTED.format("default") == StartedJobRegistry("default", connection=connection).key
+    assert keys.RQ_SCHEDULED.format("default") == ScheduledJobRegistry("default", connection=connection).key
+    assert keys.RQ_FAILED.format("default") == FailedJobRegistry("default", connection=connection).key
