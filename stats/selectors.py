@@ -14,6 +14,12 @@ from orders.models import Order, OrderItem, OrderStatus, PaymentMethod
 ZERO = Decimal("0.00")
 
 
+def stats_day_for_run(*, at: dt.datetime | None = None) -> dt.date:
+    """The day a statistics run at ``at`` (default: now) covers: the day before, in
+    TIME_ZONE. The 01:00 run on 24 November is for 23 November, whenever it runs."""
+    return timezone.localdate(at) - dt.timedelta(days=1)
+
+
 def local_day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
     """Local midnight to local midnight in TIME_ZONE, as aware datetimes."""
     tz = timezone.get_default_timezone()

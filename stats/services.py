@@ -7,33 +7,29 @@ import re
 
 from django.utils import timezone
 
+from stats.exceptions import FutureStatsDate, InvalidStatsDate
 from stats.models import DailyStatistics
-from stats.selectors import daily_figures
-from worker.exceptions import PermanentTaskError
+from stats.selectors import daily_figures, stats_day_for_run
 
 DATE_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}")
 BAD_DATE = "statistics date {value!r}: expected YYYY-MM-DD"
 FUTURE_DATE = "statistics date {value}: the day has not begun yet in {tz}"
 
 
-def yesterday() -> dt.date:
-    return timezone.localdate() - dt.timedelta(days=1)
-
-
 def parse_stats_date(value: str | None) -> dt.date:
-    """``None`` is yesterday in TIME_ZONE; anything but a real YYYY-MM-DD up to today is
-    a PermanentTaskError."""
+    """``None`` is the day a run now covers (yesterday in TIME_ZONE); anything but a real
+    YYYY-MM-DD is an InvalidStatsDate, a day after today a FutureStatsDate."""
     if value is None:
-        return yesterday()
+        return stats_day_for_run()
     text = str(value)
     try:
         if not DATE_PATTERN.fullmatch(text):
             raise ValueError(text)
         day = dt.date.fromisoformat(text)
     except ValueError:
-        raise PermanentTaskError(BAD_DATE.format(value=value)) from None
+        raise InvalidStatsDate(BAD_DATE.format(value=value)) from None
     if day > timezone.localdate():
-        raise PermanentTaskError(FUTURE_DATE.format(value=value, tz=timezone.get_current_timezone_name()))
+        raise FutureStatsDate(FUTURE_DATE.format(value=value, tz=timezone.get_current_timezone_name()))
     return day
 
 

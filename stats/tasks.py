@@ -1,5 +1,6 @@
 """Statistics jobs: thin adapters over services."""
 
+from stats.exceptions import FutureStatsDate, InvalidStatsDate
 from stats.services import parse_stats_date, stats_generate_daily
 from worker.registry import task
 
@@ -10,6 +11,7 @@ from worker.registry import task
     max_retries=5,
     timeout=300,
     purpose="Computes one local day's figures (default: yesterday) and upserts its row.",
+    throws=(InvalidStatsDate, FutureStatsDate),
 )
 def generate_daily_stats(date: str | None = None) -> dict:
     row = stats_generate_daily(day=parse_stats_date(date))

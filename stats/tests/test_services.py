@@ -10,11 +10,11 @@ from django.utils import timezone
 from inventory.tests.factories import BookFactory
 from orders.services import order_update_status
 from orders.tests.factories import OrderFactory, OrderItemFactory
+from stats.exceptions import FutureStatsDate, InvalidStatsDate
 from stats.models import DailyStatistics
 from stats.services import parse_stats_date, stats_generate_daily
 from stats.tasks import generate_daily_stats
 from tests.factories import UserFactory
-from worker.exceptions import PermanentTaskError
 from worker.queues import get_queue
 
 pytestmark = pytest.mark.django_db
@@ -137,14 +137,14 @@ def test_no_date_means_yesterday_in_the_store_time_zone():
     "value", ["2026-13-01", "yesterday", "20261120", "2026-W47-1", "2026-11-20T00:00", 20261120]
 )
 def test_a_bad_date_is_a_permanent_error_and_writes_nothing(value):
-    with pytest.raises(PermanentTaskError, match="expected YYYY-MM-DD"):
+    with pytest.raises(InvalidStatsDate, match="expected YYYY-MM-DD"):
         generate_daily_stats(value)
     assert DailyStatistics.objects.count() == 0
 
 
 def test_a_day_that_has_not_begun_is_refused():
     tomorrow = timezone.localdate() + dt.timedelta(days=1)
-    with pytest.raises(PermanentTaskError, match="has not begun"):
+    with pytest.raises(FutureStatsDate, match="has not begun"):
         generate_daily_stats(tomorrow.isoformat())
 
 

@@ -3,8 +3,8 @@ import datetime as dt
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from stats.exceptions import StatsError
 from stats.services import parse_stats_date, stats_generate_daily
-from worker.exceptions import PermanentTaskError
 from worker.queues import TaskCall, enqueue_many
 
 
@@ -21,7 +21,7 @@ class Command(BaseCommand):
     def handle(self, *args, start: str, end: str, enqueue: bool, **options):
         try:
             first, last = parse_stats_date(start), parse_stats_date(end)
-        except PermanentTaskError as error:
+        except StatsError as error:
             raise CommandError(str(error)) from None
         if first > last:
             raise CommandError(f"--from {first} is after --to {last}")
