@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from inventory.models import Book
+from orders.exceptions import ForbiddenStatusChange, InvalidOrderId, OrderNotFound, UnknownOrderStatus
 from orders.models import (
     ALLOWED_TRANSITIONS,
     Order,
@@ -20,7 +21,6 @@ from orders.models import (
     OrderStatusHistory,
     PaymentMethod,
 )
-from worker.exceptions import PermanentTaskError
 from worker.queues import enqueue
 
 logger = logging.getLogger(__name__)
@@ -50,7 +50,7 @@ def parse_order_id(order_id: str) -> uuid.UUID:
     try:
         return uuid.UUID(str(order_id))
     except ValueError:
-        raise PermanentTaskError(BAD_ORDER_ID.format(order_id=order_id)) from None
+        raise InvalidOrderId(BAD_ORDER_ID.format(order_id=order_id)) from None
 
 
 def order_update_status(*, order_id: str, new_status: str, note: str = "") -> StatusChange:
@@ -58,22 +58,23 @@ def order_update_status(*, order_id: str, new_status: str, note: str = "") -> St
     under a row lock. Setting the status the order already has changes nothing.
 
     A bad id, an unknown order, an unknown status or a change the status graph does not
-    allow raises PermanentTaskError naming the order and the change.
+    allow raises InvalidOrderId, OrderNotFound, UnknownOrderStatus or
+    ForbiddenStatusChange, naming the order and the change.
     """
     pk = parse_order_id(order_id)
     if new_status not in OrderStatus.values:
-        raise PermanentTaskError(
+        raise UnknownOrderStatus(
             UNKNOWN_STATUS.format(order_id=pk, new_status=new_status, statuses=", ".join(OrderStatus.values))
         )
     with transaction.atomic():
         order = Order.objects.select_for_update().only("id", "status").filter(pk=pk).first()
         if order is None:
-            raise PermanentTaskError(UNKNOWN_ORDER.format(order_id=pk))
+            raise OrderNotFound(UNKNOWN_ORDER.format(order_id=pk))
         old_status = order.status
         if old_status == new_status:
             return StatusChange(str(pk), old_status, new_status, changed=False)
         if new_status not in ALLOWED_TRANSITIONS[old_status]:
-            raise PermanentTaskError(
+            raise ForbiddenStatusChange(
                 FORBIDDEN_CHANGE.format(order_id=pk, old_status=old_status, new_status=new_status)
             )
         Order.objects.filter(pk=pk).update(status=new_status, updated_at=timezone.now())

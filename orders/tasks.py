@@ -1,5 +1,6 @@
 """Order jobs: thin adapters that parse primitive arguments and call one service."""
 
+from orders.exceptions import ForbiddenStatusChange, InvalidOrderId, OrderNotFound, UnknownOrderStatus
 from orders.selectors import pending_orders_report
 from orders.services import order_update_status
 from worker.registry import task
@@ -11,6 +12,7 @@ from worker.registry import task
     max_retries=3,
     timeout=30,
     purpose="Moves an order along the status graph and writes its history row (COD auto-confirm).",
+    throws=(InvalidOrderId, OrderNotFound, UnknownOrderStatus, ForbiddenStatusChange),
 )
 def update_order_status(order_id: str, new_status: str, note: str = "") -> dict:
     change = order_update_status(order_id=order_id, new_status=new_status, note=note)

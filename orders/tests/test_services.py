@@ -7,13 +7,13 @@ import pytest
 from django.utils import timezone
 
 from inventory.tests.factories import BookFactory
+from orders.exceptions import ForbiddenStatusChange, InvalidOrderId, OrderNotFound, UnknownOrderStatus
 from orders.models import Order, OrderStatusHistory
 from orders.selectors import pending_orders_report
 from orders.services import COD_AUTO_CONFIRM_NOTE, OrderLine, order_place, order_update_status
 from orders.tasks import check_pending_orders, update_order_status
 from orders.tests.factories import OrderFactory, OrderItemFactory
 from tests.factories import UserFactory
-from worker.exceptions import PermanentTaskError
 from worker.queues import get_queue
 
 pytestmark = pytest.mark.django_db
@@ -78,7 +78,7 @@ def test_a_forbidden_change_is_permanent_names_order_and_change_and_changes_noth
         order_update_status(order_id=str(order.id), new_status=status)
     before = history(order)
     current = start_path[-1] if start_path else "pending"
-    with pytest.raises(PermanentTaskError) as error:
+    with pytest.raises(ForbiddenStatusChange) as error:
         update_order_status(str(order.id), new_status)
     assert str(order.id) in str(error.value)
     assert f"{current} -> {new_status} is not allowed" in str(error.value)
@@ -87,23 +87,23 @@ def test_a_forbidden_change_is_permanent_names_order_and_change_and_changes_noth
 
 
 @pytest.mark.parametrize(
-    ("order_id", "status", "message"),
+    ("order_id", "status", "error", "message"),
     [
-        ("not-a-uuid", "confirmed", "order 'not-a-uuid': not a valid order id"),
-        ("", "confirmed", "not a valid order id"),
-        (str(uuid.UUID(int=7)), "confirmed", f"order {uuid.UUID(int=7)}: no such order"),
+        ("not-a-uuid", "confirmed", InvalidOrderId, "order 'not-a-uuid': not a valid order id"),
+        ("", "confirmed", InvalidOrderId, "not a valid order id"),
+        (str(uuid.UUID(int=7)), "confirmed", OrderNotFound, f"order {uuid.UUID(int=7)}: no such order"),
     ],
 )
-def test_bad_ids_are_permanent_errors(order_id, status, message):
+def test_bad_ids_are_permanent_errors(order_id, status, error, message):
     OrderFactory()
-    with pytest.raises(PermanentTaskError, match=message):
+    with pytest.raises(error, match=message):
         update_order_status(order_id, status)
     assert OrderStatusHistory.objects.count() == 0
 
 
 def test_an_unknown_status_is_a_permanent_error():
     order = OrderFactory()
-    with pytest.raises(PermanentTaskError, match="'lost' is not an order status"):
+    with pytest.raises(UnknownOrderStatus, match="'lost' is not an order status"):
         update_order_status(str(order.id), "lost")
     assert Order.objects.get(pk=order.pk).status == "pending"
 
