@@ -11,14 +11,14 @@ class StockLevelFilter(admin.SimpleListFilter):
 
     def lookups(self, request, model_admin):
         return [
-            ("low", "Low (0 < quantity <= threshold)"),
+            ("low", "Low (0 < quantity <= threshold, active book)"),
             ("out", "Out of stock"),
             ("ok", "Above threshold"),
         ]
 
     def queryset(self, request, queryset):
         if self.value() == "low":
-            return queryset.filter(quantity__gt=0, quantity__lte=F("alert_threshold"))
+            return queryset.low()
         if self.value() == "out":
             return queryset.filter(quantity=0)
         if self.value() == "ok":
@@ -35,9 +35,9 @@ class AlertStateFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         if self.value() == "open":
-            return queryset.filter(resolved_at__isnull=True)
+            return queryset.open()
         if self.value() == "resolved":
-            return queryset.filter(resolved_at__isnull=False)
+            return queryset.resolved()
         return queryset
 
 

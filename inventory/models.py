@@ -1,3 +1,5 @@
+from __future__ import annotations
+
 import uuid
 
 from django.db import models
@@ -40,6 +42,25 @@ class Warehouse(models.Model):
         return f"{self.code} ({self.name})"
 
 
+# The largest stock the quantity column holds: it is a PostgreSQL ``integer`` (32 bits).
+STOCK_QUANTITY_MAX = 2**31 - 1
+
+# The stock level of a low-stock row (DESIGN.md, inventory:check_low_stock): some left,
+# at most the threshold. An empty shelf is not low stock. Also the partial index's
+# condition, so the check's query reads that small index.
+LOW_STOCK_LEVEL = Q(quantity__gt=0, quantity__lte=F("alert_threshold"))
+
+# An open alert: not resolved yet. At most one per stock row.
+OPEN_ALERT = Q(resolved_at__isnull=True)
+
+
+class WarehouseInventoryQuerySet(models.QuerySet):
+    def low(self) -> WarehouseInventoryQuerySet:
+        """Low stock: rows of active books at ``LOW_STOCK_LEVEL`` (inactive books are not
+        watched for stock)."""
+        return self.filter(LOW_STOCK_LEVEL, book__is_active=True)
+
+
 class WarehouseInventory(models.Model):
     """The stock of one book in one warehouse."""
 
@@ -50,6 +71,8 @@ class WarehouseInventory(models.Model):
     last_restocked_at = models.DateTimeField(null=True, blank=True)
     last_synced_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = WarehouseInventoryQuerySet.as_manager()
 
     class Meta:
         db_table = "warehouse_inventory"
@@ -64,19 +87,19 @@ class WarehouseInventory(models.Model):
         indexes = [
             # The hourly low-stock check reads only the low rows: a partial index keeps
             # that a small index scan however large the table grows.
-            models.Index(
-                fields=["book"],
-                condition=Q(quantity__gt=0, quantity__lte=F("alert_threshold")),
-                name="stock_low_idx",
-            ),
+            models.Index(fields=["book"], condition=LOW_STOCK_LEVEL, name="stock_low_idx"),
         ]
 
     def __str__(self) -> str:
         return f"{self.book} @ {self.warehouse.code}: {self.quantity}"
 
-    @property
-    def is_low(self) -> bool:
-        return 0 < self.quantity <= self.alert_threshold
+
+class LowStockAlertQuerySet(models.QuerySet):
+    def open(self) -> LowStockAlertQuerySet:
+        return self.filter(OPEN_ALERT)
+
+    def resolved(self) -> LowStockAlertQuerySet:
+        return self.exclude(OPEN_ALERT)
 
 
 class LowStockAlert(models.Model):
@@ -87,21 +110,17 @@ class LowStockAlert(models.Model):
     notified_at = models.DateTimeField(null=True, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
 
+    objects = LowStockAlertQuerySet.as_manager()
+
     class Meta:
         ordering = ["-opened_at"]
         constraints = [
             # One open alert per stock row: the hourly check can run any number of
             # times, concurrently too, and never opens a second one.
             models.UniqueConstraint(
-                fields=["stock"],
-                condition=Q(resolved_at__isnull=True),
-                name="low_stock_one_open_alert_per_stock",
+                fields=["stock"], condition=OPEN_ALERT, name="low_stock_one_open_alert_per_stock"
             ),
         ]
 
     def __str__(self) -> str:
         return f"Low stock alert #{self.pk}"
-
-    @property
-    def is_open(self) -> bool:
-        return self.resolved_at is None

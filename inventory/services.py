@@ -9,12 +9,12 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import DateTimeField, Exists, F, OuterRef, Value
 from django.utils import timezone
 
+from inventory.exceptions import AlertNotFound, InvalidInventoryId, StockNotFound
 from inventory.gateways import get_gateway
 from inventory.models import LowStockAlert, WarehouseInventory
-from worker.exceptions import PermanentTaskError
 from worker.queues import TaskCall, enqueue_many
 
 logger = logging.getLogger(__name__)
@@ -28,7 +28,7 @@ def _uuid(value: str, what: str) -> uuid.UUID:
     try:
         return uuid.UUID(str(value))
     except ValueError:
-        raise PermanentTaskError(BAD_ID.format(what=what, value=value)) from None
+        raise InvalidInventoryId(BAD_ID.format(what=what, value=value)) from None
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ def stock_sync(*, warehouse_id: str, book_id: str) -> SyncResult:
     warehouse_pk, book_pk = _uuid(warehouse_id, "warehouse"), _uuid(book_id, "book")
     stock_rows = WarehouseInventory.objects.filter(warehouse_id=warehouse_pk, book_id=book_pk)
     if not stock_rows.exists():
-        raise PermanentTaskError(UNKNOWN_STOCK.format(book_id=book_pk, warehouse_id=warehouse_pk))
+        raise StockNotFound(UNKNOWN_STOCK.format(book_id=book_pk, warehouse_id=warehouse_pk))
     # The network call stays outside the transaction: no row lock waits on the warehouse.
     remote = get_gateway().fetch_quantity(warehouse_id=str(warehouse_pk), book_id=str(book_pk))
     with transaction.atomic():
@@ -77,33 +77,33 @@ class LowStockCheck:
 
 
 def stock_check_low() -> LowStockCheck:
-    """Opens an alert for each stock row of an active book with 0 < quantity <= threshold
-    that has no open alert, enqueues one ``inventory:low_stock_alert`` per new alert in one
+    """Opens an alert for each low stock row (``WarehouseInventory.objects.low()``) that
+    has no open alert, enqueues one ``inventory:low_stock_alert`` per new alert in one
     batch, and resolves open alerts whose stock is back above the threshold.
 
     Set-wise in SQL: one UPDATE and one INSERT ... SELECT ... ON CONFLICT DO NOTHING, so
     a second run, even a concurrent one, opens nothing new (the partial unique index
     allows one open alert per row)."""
-    alerts = LowStockAlert._meta.db_table
-    stock = WarehouseInventory._meta.db_table
-    books = WarehouseInventory._meta.get_field("book").related_model._meta.db_table
     with transaction.atomic():
         now = timezone.now()
-        resolved = LowStockAlert.objects.filter(
-            resolved_at__isnull=True, stock__quantity__gt=F("stock__alert_threshold")
-        ).update(resolved_at=now)
+        resolved = (
+            LowStockAlert.objects.open()
+            .filter(stock__quantity__gt=F("stock__alert_threshold"))
+            .update(resolved_at=now)
+        )
+        newly_low = (
+            WarehouseInventory.objects.low()
+            .exclude(Exists(LowStockAlert.objects.open().filter(stock=OuterRef("pk"))))
+            .order_by()
+            .values_list("id", "quantity", "alert_threshold", Value(now, output_field=DateTimeField()))
+        )
+        select, params = newly_low.query.sql_with_params()
         with connection.cursor() as cursor:
+            # Django has no INSERT ... SELECT: the SELECT is the queryset's own SQL.
             cursor.execute(
-                f"""
-                INSERT INTO {alerts} (stock_id, quantity, threshold, opened_at)
-                SELECT s.id, s.quantity, s.alert_threshold, %s
-                FROM {stock} s JOIN {books} b ON b.id = s.book_id
-                WHERE b.is_active AND s.quantity > 0 AND s.quantity <= s.alert_threshold
-                  AND NOT EXISTS (SELECT 1 FROM {alerts} a WHERE a.stock_id = s.id AND a.resolved_at IS NULL)
-                ON CONFLICT DO NOTHING
-                RETURNING id
-                """,
-                [now],
+                f"INSERT INTO {LowStockAlert._meta.db_table} (stock_id, quantity, threshold, opened_at) "
+                f"{select} ON CONFLICT DO NOTHING RETURNING id",
+                params,
             )
             opened = [row[0] for row in cursor.fetchall()]
         enqueue_many([TaskCall("inventory:low_stock_alert", (str(alert_id),)) for alert_id in opened])
@@ -118,7 +118,7 @@ def alert_notify(*, alert_id: str) -> bool:
     try:
         pk = int(str(alert_id))
     except ValueError:
-        raise PermanentTaskError(BAD_ID.format(what="low-stock alert", value=alert_id)) from None
+        raise InvalidInventoryId(BAD_ID.format(what="low-stock alert", value=alert_id)) from None
     with transaction.atomic():
         alert = (
             LowStockAlert.objects.select_for_update(of=("self",))
@@ -127,7 +127,7 @@ def alert_notify(*, alert_id: str) -> bool:
             .first()
         )
         if alert is None:
-            raise PermanentTaskError(UNKNOWN_ALERT.format(alert_id=pk))
+            raise AlertNotFound(UNKNOWN_ALERT.format(alert_id=pk))
         if alert.notified_at is not None or alert.resolved_at is not None:
             return False
         book, warehouse = alert.stock.book, alert.stock.warehouse
@@ -149,4 +149,4 @@ def alert_notify(*, alert_id: str) -> bool:
 
 def alerts_resolve(*, alerts) -> int:
     """Resolves the given alerts that are still open (staff's "resolve" action)."""
-    return alerts.filter(resolved_at__isnull=True).update(resolved_at=timezone.now())
+    return alerts.open().update(resolved_at=timezone.now())

@@ -1,5 +1,12 @@
 """Inventory jobs: thin adapters over services."""
 
+from inventory.exceptions import (
+    AlertNotFound,
+    InvalidInventoryId,
+    InvalidWarehouseAnswer,
+    StockNotFound,
+    WarehouseStockUnknown,
+)
 from inventory.services import alert_notify, stock_check_low, stock_sync
 from worker.registry import task
 
@@ -10,6 +17,8 @@ from worker.registry import task
     max_retries=3,
     timeout=120,
     purpose="Asks the warehouse system for one book's stock in one warehouse and applies it.",
+    # WarehouseUnavailable (no answer in time, 5xx, connection refused) is retried.
+    throws=(InvalidInventoryId, StockNotFound, WarehouseStockUnknown, InvalidWarehouseAnswer),
 )
 def sync_inventory(warehouse_id: str, book_id: str) -> dict:
     result = stock_sync(warehouse_id=warehouse_id, book_id=book_id)
@@ -34,6 +43,7 @@ def check_low_stock() -> dict:
     max_retries=2,
     timeout=30,
     purpose="E-mails LOW_STOCK_ALERT_EMAILS about one alert and marks it notified (once).",
+    throws=(InvalidInventoryId, AlertNotFound),
 )
 def send_low_stock_alert(alert_id: str) -> dict:
     return {"sent": alert_notify(alert_id=alert_id)}

@@ -2,8 +2,8 @@ import pytest
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from inventory.models import LowStockAlert, WarehouseInventory
-from inventory.tests.factories import LowStockAlertFactory, WarehouseInventoryFactory
+from inventory.models import LOW_STOCK_LEVEL, LowStockAlert, WarehouseInventory
+from inventory.tests.factories import BookFactory, LowStockAlertFactory, WarehouseInventoryFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -34,4 +34,25 @@ def test_a_new_alert_may_open_once_the_previous_one_is_resolved():
     alert.resolved_at = timezone.now()
     alert.save()
     LowStockAlert.objects.create(stock=alert.stock, quantity=2, threshold=10)
-    assert LowStockAlert.objects.filter(stock=alert.stock, resolved_at__isnull=True).count() == 1
+    assert LowStockAlert.objects.open().filter(stock=alert.stock).count() == 1
+
+
+def test_low_stock_is_some_left_at_most_the_threshold_of_an_active_book():
+    low = [WarehouseInventoryFactory(quantity=q, alert_threshold=10) for q in (1, 10)]
+    WarehouseInventoryFactory(quantity=0, alert_threshold=10)  # empty shelf
+    WarehouseInventoryFactory(quantity=11, alert_threshold=10)
+    WarehouseInventoryFactory(quantity=0, alert_threshold=0)
+    WarehouseInventoryFactory(quantity=2, alert_threshold=10, book=BookFactory(is_active=False))
+    assert set(WarehouseInventory.objects.low()) == set(low)
+
+
+def test_the_low_stock_index_covers_the_rule():
+    (index,) = [i for i in WarehouseInventory._meta.indexes if i.name == "stock_low_idx"]
+    assert index.condition == LOW_STOCK_LEVEL
+
+
+def test_open_and_resolved_alerts():
+    open_alert = LowStockAlertFactory()
+    resolved = LowStockAlertFactory(resolved_at=timezone.now())
+    assert list(LowStockAlert.objects.open()) == [open_alert]
+    assert list(LowStockAlert.objects.resolved()) == [resolved]

@@ -4,11 +4,11 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
+from inventory.exceptions import AlertNotFound, InvalidInventoryId, StockNotFound
 from inventory.models import LowStockAlert, WarehouseInventory
 from inventory.services import alert_notify, stock_check_low, stock_sync
 from inventory.tasks import check_low_stock, send_low_stock_alert, sync_inventory
 from inventory.tests.factories import BookFactory, LowStockAlertFactory, WarehouseInventoryFactory
-from worker.exceptions import PermanentTaskError
 from worker.queues import get_queue
 
 pytestmark = pytest.mark.django_db
@@ -62,16 +62,16 @@ def test_the_null_gateway_keeps_the_local_quantity_and_stamps_the_sync():
 
 
 @pytest.mark.parametrize(
-    ("warehouse_id", "book_id", "message"),
+    ("warehouse_id", "book_id", "error", "message"),
     [
-        ("nope", str(uuid.uuid4()), "warehouse 'nope': not a valid id"),
-        (str(uuid.uuid4()), "", "book '': not a valid id"),
-        (str(uuid.UUID(int=1)), str(uuid.UUID(int=2)), "no stock row for book"),
+        ("nope", str(uuid.uuid4()), InvalidInventoryId, "warehouse 'nope': not a valid id"),
+        (str(uuid.uuid4()), "", InvalidInventoryId, "book '': not a valid id"),
+        (str(uuid.UUID(int=1)), str(uuid.UUID(int=2)), StockNotFound, "no stock row for book"),
     ],
 )
-def test_sync_of_an_unknown_stock_row_is_permanent_and_changes_nothing(warehouse_id, book_id, message):
+def test_sync_of_an_unknown_stock_row_is_permanent_and_changes_nothing(warehouse_id, book_id, error, message):
     stock = WarehouseInventoryFactory(quantity=5)
-    with pytest.raises(PermanentTaskError, match=message):
+    with pytest.raises(error, match=message):
         sync_inventory(warehouse_id, book_id)
     stock.refresh_from_db()
     assert stock.quantity == 5 and stock.last_synced_at is None
@@ -150,8 +150,11 @@ def test_an_alert_resolved_before_sending_is_not_sent():
     assert mail.outbox == []
 
 
-@pytest.mark.parametrize(("alert_id", "message"), [("abc", "not a valid id"), ("999999", "no such alert")])
-def test_an_unknown_alert_is_permanent(alert_id, message):
-    with pytest.raises(PermanentTaskError, match=message):
+@pytest.mark.parametrize(
+    ("alert_id", "error", "message"),
+    [("abc", InvalidInventoryId, "not a valid id"), ("999999", AlertNotFound, "no such alert")],
+)
+def test_an_unknown_alert_is_permanent(alert_id, error, message):
+    with pytest.raises(error, match=message):
         send_low_stock_alert(alert_id)
     assert mail.outbox == []
