@@ -1,5 +1,4 @@
 from django.contrib import admin
-from django.utils import timezone
 
 from carts.models import Cart, CartItem
 
@@ -13,9 +12,9 @@ class ExpiredFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         if self.value() == "yes":
-            return queryset.filter(expires_at__lte=timezone.now())
+            return queryset.expired()
         if self.value() == "no":
-            return queryset.filter(expires_at__gt=timezone.now())
+            return queryset.active()
         return queryset
 
 
@@ -35,6 +34,9 @@ class CartAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     inlines = [CartItemInline]
 
-    @admin.display(boolean=True, description="expired")
+    def get_queryset(self, request):
+        return super().get_queryset(request).with_is_expired()
+
+    @admin.display(boolean=True, description="expired", ordering="is_expired")
     def is_expired(self, obj):
         return obj.is_expired

@@ -1,7 +1,30 @@
+from __future__ import annotations
+
+import datetime as dt
+
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import BooleanField, ExpressionWrapper, Q
 from django.utils import timezone
+
+
+def expired_at(now: dt.datetime) -> Q:
+    """Carts expired at ``now``: their ``expires_at`` has come (DESIGN.md, cart:cleanup)."""
+    return Q(expires_at__lte=now)
+
+
+class CartQuerySet(models.QuerySet):
+    def expired(self, *, now: dt.datetime | None = None) -> CartQuerySet:
+        return self.filter(expired_at(now or timezone.now()))
+
+    def active(self, *, now: dt.datetime | None = None) -> CartQuerySet:
+        return self.exclude(expired_at(now or timezone.now()))
+
+    def with_is_expired(self, *, now: dt.datetime | None = None) -> CartQuerySet:
+        """Each cart with ``is_expired``, computed by the database from the same rule."""
+        return self.annotate(
+            is_expired=ExpressionWrapper(expired_at(now or timezone.now()), output_field=BooleanField())
+        )
 
 
 class Cart(models.Model):
@@ -10,15 +33,13 @@ class Cart(models.Model):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects = CartQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
         return f"Cart #{self.pk} of {self.user}"
-
-    @property
-    def is_expired(self) -> bool:
-        return self.expires_at <= timezone.now()
 
 
 class CartItem(models.Model):

@@ -22,7 +22,7 @@ def carts_delete_expired(*, batch_size: int = DELETE_BATCH) -> int:
         with transaction.atomic():
             ids = list(
                 Cart.objects.select_for_update(skip_locked=True)
-                .filter(expires_at__lte=now)
+                .expired(now=now)
                 .order_by("expires_at")
                 .values_list("id", flat=True)[:batch_size]
             )

@@ -32,11 +32,11 @@ def test_seed_demo_makes_a_believable_store_once(capsys, client):
     assert Book.objects.count() == size.books
     assert Warehouse.objects.count() == 5
     assert WarehouseInventory.objects.count() == size.stock_rows
-    low = WarehouseInventory.objects.filter(quantity__gt=0, quantity__lte=F("alert_threshold")).count()
+    low = WarehouseInventory.objects.low().count()
     assert 0.05 * size.stock_rows < low < 0.2 * size.stock_rows
 
     assert Cart.objects.count() == size.carts
-    assert Cart.objects.filter(expires_at__lte=now).count() == size.carts // 2
+    assert Cart.objects.expired(now=now).count() == size.carts // 2
     assert not Cart.objects.filter(items__isnull=True).exists()
 
     assert Order.objects.count() == size.orders
