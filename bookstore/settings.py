@@ -10,6 +10,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from worker.registry import QUEUE_NAMES
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -139,13 +141,12 @@ LOW_STOCK_ALERT_EMAILS = env.list("LOW_STOCK_ALERT_EMAILS", default=["warehouse@
 # --- Redis and queues -----------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
 
-# Queue name -> weight. A worker listening on all four takes jobs in about these
-# proportions, so ``low`` never starves (DESIGN.md, Queues).
+# Queue name -> weight, for each queue of QUEUE_NAMES (the one list of queues), from
+# WORKER_QUEUES_<NAME>_PRIORITY. A worker listening on all four takes jobs in about
+# these proportions, 10:5:3:1 by default, so ``low`` never starves (DESIGN.md, Queues).
 WORKER_QUEUE_WEIGHTS = {
-    "critical": env.int("WORKER_QUEUES_CRITICAL_PRIORITY", default=10),
-    "high": env.int("WORKER_QUEUES_HIGH_PRIORITY", default=5),
-    "default": env.int("WORKER_QUEUES_DEFAULT_PRIORITY", default=3),
-    "low": env.int("WORKER_QUEUES_LOW_PRIORITY", default=1),
+    name: env.int(f"WORKER_QUEUES_{name.upper()}_PRIORITY", default=weight)
+    for name, weight in zip(QUEUE_NAMES, (10, 5, 3, 1), strict=True)
 }
 WORKER_CONCURRENCY = env.int("WORKER_CONCURRENCY", default=4)
 # Seconds a worker's registration lives without a heartbeat (rq's default is 420).
