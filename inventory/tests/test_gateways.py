@@ -1,10 +1,6 @@
 """The HTTP warehouse gateway against a real HTTP server on loopback."""
 
-import json
-import threading
 import time
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
@@ -14,6 +10,7 @@ from inventory.gateways import QUOTE_CHARS, HttpGateway, NullGateway, get_gatewa
 from inventory.models import STOCK_QUANTITY_MAX
 from inventory.tasks import sync_inventory
 from inventory.tests.factories import WarehouseInventoryFactory
+from inventory.tests.warehouse import Answer, fake_warehouse
 from worker.registry import registry
 
 WAREHOUSE, BOOK = "6a2f0f39-0a4f-4c53-9d0e-2f6a3c9d1b11", "0b5c4e2d-6f1a-4f3b-8c7d-9e0a1b2c3d4e"
@@ -21,68 +18,10 @@ WAREHOUSE, BOOK = "6a2f0f39-0a4f-4c53-9d0e-2f6a3c9d1b11", "0b5c4e2d-6f1a-4f3b-8c
 DEADLINE, MARGIN = 1.0, 0.5
 
 
-@dataclass
-class Answer:
-    status: int = 200
-    body: bytes | dict | list | None = None  # bytes go out as they are, the rest as JSON
-    delay: float = 0  # seconds before anything is sent
-    trickle: float = 0  # seconds between bytes of the body (or of the whole answer)
-    trickle_headers: bool = False
-    content_type: str = "application/json"
-
-    def payload(self) -> bytes:
-        return self.body if isinstance(self.body, bytes) else json.dumps(self.body).encode()
-
-
-class WarehouseHandler(BaseHTTPRequestHandler):
-    """Answers per the book id (the path's last part); 404 for any other book."""
-
-    answers: dict[str, Answer] = {}
-    seen = []
-
-    def do_GET(self):
-        self.seen.append((self.path, self.headers.get("Authorization")))
-        answer = self.answers.get(self.path.rsplit("/", 1)[-1], Answer(404, {"error": "not found"}))
-        time.sleep(answer.delay)
-        payload = answer.payload()
-        head = (
-            f"HTTP/1.1 {answer.status} Answer\r\nContent-Type: {answer.content_type}\r\n"
-            f"Content-Length: {len(payload)}\r\nConnection: close\r\n\r\n"
-        ).encode()
-        try:
-            if answer.trickle_headers:
-                self._trickle(head + payload, answer.trickle)
-            else:
-                self.wfile.write(head)
-                self.wfile.flush()
-                self._trickle(payload, answer.trickle)
-        except OSError:  # the client hung up, as it should at its deadline
-            pass
-        self.close_connection = True
-
-    def _trickle(self, data: bytes, every: float):
-        if not every:
-            self.wfile.write(data)
-            return
-        for n in range(len(data)):
-            self.wfile.write(data[n : n + 1])
-            self.wfile.flush()
-            time.sleep(every)
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
 def warehouse():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), WarehouseHandler)
-    WarehouseHandler.seen = []
-    WarehouseHandler.answers = {}
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", WarehouseHandler
-    server.shutdown()
-    server.server_close()
+    with fake_warehouse() as (url, handler):
+        yield url, handler
 
 
 def gateway(url: str, **kwargs) -> HttpGateway:
