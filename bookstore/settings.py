@@ -231,6 +231,8 @@ LOGGING = {
     "loggers": {
         # rq logs every job twice at INFO; our worker logs one line per outcome.
         "rq.worker": {"level": RQ_LOG_LEVEL},
+        # rq's clean-up logs a second line for each abandoned job; worker.jobs logs one.
+        "rq.registry": {"level": "ERROR"},
         "django.db.backends": {"level": "INFO"},
     },
 }

@@ -110,7 +110,7 @@ def test_the_redis_key_formats_we_read_directly_are_rq_s():
     assert keys.RQ_QUEUE.format("default") + ":intermediate" == queue.intermediate_queue_key, (
         "the Lua move in worker/dequeue.py builds the intermediate key as queue key + ':intermediate'"
     )
-    assert keys.RQ_JOB.format("abc") == Job.key_for("abc").decode()
+    assert keys.RQ_JOB.format("abc") == Job.key_for("abc")
     assert keys.RQ_WORKER.format("w1") == Worker.redis_worker_namespace_prefix + "w1"
     assert keys.RQ_WORKERS == REDIS_WORKER_KEYS
     connection = queue.connection
