@@ -226,11 +226,12 @@ LOGGING = {
         "console": {"format": "%(asctime)s %(levelname)-7s %(name)s: %(message)s"},
         "json": {"()": "bookstore.logs.JsonFormatter"},
     },
+    "filters": {"one_line_per_job": {"()": "worker.outcome.OneLinePerJob"}},
     "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["stderr"], "level": LOG_LEVEL},
     "loggers": {
         # rq logs every job twice at INFO; our worker logs one line per outcome.
-        "rq.worker": {"level": RQ_LOG_LEVEL},
+        "rq.worker": {"level": RQ_LOG_LEVEL, "filters": ["one_line_per_job"]},
         # rq's clean-up logs a second line for each abandoned job; worker.jobs logs one.
         "rq.registry": {"level": "ERROR"},
         "django.db.backends": {"level": "INFO"},

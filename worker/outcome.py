@@ -21,6 +21,17 @@ from worker.registry import Task
 
 logger = logging.getLogger("worker.jobs")
 
+# rq's own line for a failed job (with its traceback), which worker.jobs's line replaces.
+RQ_JOB_ERROR_MESSAGE = "Worker %s: job %s: exception raised while executing (%s)\n%s"
+
+
+class OneLinePerJob(logging.Filter):
+    """A filter for the ``rq.worker`` logger: drops rq's failed-job line, since the
+    outcome line below says the same (and carries the traceback of an unexpected error)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.msg != RQ_JOB_ERROR_MESSAGE
+
 
 def task_name(job: Job, task: Task | None) -> str:
     if task is not None:
@@ -90,6 +101,8 @@ def log_attempt(
     except DeserializationError:
         arguments = {"args": "<not JSON>", "kwargs": {}}
     fields.update(arguments=arguments, error=error_text)
+    # The traceback of an error nobody expected, once, on the line that ends the job.
+    unexpected = outcome == "failed" and error is not None and not (task and task.is_permanent(error))
     logger.log(
         logging.WARNING if outcome == "retry" else logging.ERROR,
         "job %s %s: %s after %.1f ms (queue %s, attempt %s) args=%s kwargs=%s error=%s",
@@ -103,6 +116,7 @@ def log_attempt(
         arguments["kwargs"],
         error_text,
         extra=fields,
+        exc_info=error if unexpected and not isinstance(error, JobTimeoutException) else None,
     )
 
 

@@ -103,6 +103,14 @@ def test_the_private_members_we_use_are_still_there():
     assert worker._stop_requested is False, "rq's worker no longer has _stop_requested"
 
 
+def test_rq_s_failed_job_line_is_the_one_our_log_filter_drops():
+    from worker.outcome import RQ_JOB_ERROR_MESSAGE
+
+    assert repr(RQ_JOB_ERROR_MESSAGE)[1:-1] in inspect.getsource(SimpleWorker.handle_exception), (
+        "rq's handle_exception logs another message now: update worker.outcome.RQ_JOB_ERROR_MESSAGE"
+    )
+
+
 def test_the_redis_key_formats_we_read_directly_are_rq_s():
     queue = Queue("default", connection=django_rq.get_connection("default"))
     assert keys.RQ_QUEUE.format("default") == queue.key
