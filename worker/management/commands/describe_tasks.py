@@ -4,14 +4,28 @@ from worker.registry import registry
 
 
 class Command(BaseCommand):
-    help = "Prints the task registry: name, function, queue, retries, timeout and purpose."
+    help = (
+        "Prints the task registry: name, function, queue, retries, timeout, the errors that fail "
+        "a job at once (throws) and purpose."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--markdown", action="store_true", help="print a Markdown table (for the docs)")
 
     def handle(self, *args, markdown: bool, **options):
-        rows = [(t.name, t.path, t.queue, str(t.max_retries), f"{t.timeout} s", t.purpose) for t in registry]
-        header = ("task", "function", "queue", "max retries", "timeout", "purpose")
+        rows = [
+            (
+                t.name,
+                t.path,
+                t.queue,
+                str(t.max_retries),
+                f"{t.timeout} s",
+                ", ".join(error.__name__ for error in t.throws) or "-",
+                t.purpose,
+            )
+            for t in registry
+        ]
+        header = ("task", "function", "queue", "max retries", "timeout", "fails at once on", "purpose")
         if markdown:
             self.stdout.write("| " + " | ".join(header) + " |")
             self.stdout.write("|" + "---|" * len(header))
