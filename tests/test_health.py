@@ -78,13 +78,22 @@ def test_worker_health_without_worker_or_scheduler_is_503(client, redis_conn):
 
 
 def test_worker_health_reports_queues_and_an_old_heartbeat(client, redis_conn):
+    import datetime as dt
+
+    from rq.utils import utcformat
+
+    from worker import keys
     from worker.queues import enqueue_once
 
     enqueue_once("cart:cleanup", job_id="waiting")
+    # The job has waited 90 s: its age is read from its enqueue time, not made up.
+    waiting_since = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=90)
+    redis_conn.hset(keys.RQ_JOB.format("waiting"), "enqueued_at", utcformat(waiting_since))
     redis_conn.hset(HEARTBEAT_KEY, mapping={"at": time.time() - 600, "leader": "x"})
     body = client.get("/health/worker").json()
     assert body["queues"]["low"]["queued"] == 1
-    assert body["queues"]["low"]["oldest_queued_age_seconds"] >= 0
+    assert 90 <= body["queues"]["low"]["oldest_queued_age_seconds"] < 100
+    assert body["queues"]["default"]["oldest_queued_age_seconds"] is None
     assert "no scheduler heartbeat in the last 2 minutes" in body["problems"]
 
 
