@@ -8,10 +8,15 @@ with work in ``low`` only, ``low`` runs at full speed.
 The job id moves from its queue to rq's intermediate list in one Lua step (LMOVE), so a
 job is always in a list or a registry: a worker killed right after taking it leaves it
 in the intermediate list, which ``worker/recovery.py`` puts back.
+
+A job found on another queue than its task's (django-rq's ``get_queue("low").enqueue``
+of a registered function, say) is moved, at the head, onto its task's queue instead of
+being run: the queue, like the retries and the timeout, comes from the registry.
 """
 
 from __future__ import annotations
 
+import logging
 import random
 
 from redis import Redis
@@ -20,6 +25,9 @@ from rq.job import Job
 from rq.queue import Queue
 
 from worker import keys
+from worker.policy import task_of
+
+logger = logging.getLogger("worker.jobs")
 
 # Moves the first job id found, in the given queue order, onto that queue's intermediate
 # list (rq's key format, checked by the rq contract test).
@@ -66,4 +74,17 @@ class WeightedDequeue:
             except NoSuchJobError:
                 queue.intermediate_queue.remove(job_id)  # deleted while queued: nothing to run
                 continue
+            task = task_of(job)
+            if task is not None and task.queue != queue.name:
+                self._move(job, queue, task.queue)
+                continue
             return job, queue
+
+    def _move(self, job: Job, queue: Queue, target: str) -> None:
+        with self._connection.pipeline() as pipe:  # MULTI/EXEC: in one list or the other
+            pipe.lrem(queue.intermediate_queue_key, 1, job.id)
+            pipe.hset(job.key, "origin", target)
+            pipe.sadd(Queue.redis_queues_keys, keys.RQ_QUEUE.format(target))
+            pipe.lpush(keys.RQ_QUEUE.format(target), job.id)
+            pipe.execute()
+        logger.info("job %s was on queue %s; moved to its task's queue %s", job.id, queue.name, target)

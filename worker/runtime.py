@@ -127,9 +127,7 @@ class BookstoreWorker(SimpleWorker):
             self.connection, self.queues, settings.WORKER_QUEUE_WEIGHTS, RegisteredJob, self.serializer
         )
         self._recovery = Recovery(self.connection, self.queues, handlers)
-        self._heartbeats = JobHeartbeats(
-            self.job_monitoring_interval, self.maintain_heartbeats, lambda: self.name
-        )
+        self._heartbeats = JobHeartbeats(self.job_monitoring_interval, self._beat, lambda: self.name)
         self._redis_outage = Outage("Redis", lambda: self.name)
         self._database_outage = Outage("the database", lambda: self.name)
         self._is_child = False
@@ -144,6 +142,7 @@ class BookstoreWorker(SimpleWorker):
         self._current_task = None
         self._attempt = 1
         self._last_exception: BaseException | None = None
+        self._stop_unrecorded = False
 
     # --- supervision ---------------------------------------------------------------------
 
@@ -224,8 +223,20 @@ class BookstoreWorker(SimpleWorker):
     def _shutdown(self):
         # While idle, rq raises StopRequested from inside the signal handler, which can
         # land between moving a job id and fetching it. Only flag it: the polling loop
-        # and the work loop both check the flag.
+        # and the work loop both check the flag. The time of the request goes to Redis
+        # from the loop or the heartbeat thread: no Redis call inside a signal handler.
         self._stop_requested = True
+        self._stop_unrecorded = True
+
+    def _record_stop_request(self) -> None:
+        if self._stop_unrecorded:
+            self._stop_unrecorded = False
+            self.set_shutdown_requested_date()
+
+    def _beat(self, job: Job) -> None:
+        """One heartbeat of the running job, from the side thread."""
+        self.maintain_heartbeats(job)
+        self._record_stop_request()
 
     # --- dequeue -------------------------------------------------------------------------
 

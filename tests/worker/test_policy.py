@@ -60,6 +60,15 @@ def test_jobs_made_by_django_rq_job_decorator_and_rqenqueue_get_the_task_s_retri
         assert fetch(redis_conn, job_id).retries_left == 0
 
 
+def test_a_job_put_on_another_queue_runs_from_its_task_s_queue(redis_conn, processes):
+    job = django_rq.get_queue("low").enqueue(jobs.flaky, "test:routed")  # test:flaky's queue is default
+    worker = processes("rqworker", *ALL_QUEUES)
+    wait_until(lambda: job_status(job.id) == JobStatus.FINISHED, timeout=20, what="the routed job")
+    assert fetch(redis_conn, job.id).origin == "default"
+    assert f"job {job.id} was on queue low; moved to its task's queue default" in worker.output()
+    assert attempts(redis_conn, "test:routed") == 1
+
+
 def test_a_job_made_by_django_rq_gets_the_task_s_timeout_not_rq_s_default(redis_conn, processes):
     job = django_rq.get_queue("default").enqueue(jobs.too_slow, "test:progress")  # rq's 180 s default
     worker = processes("rqworker", *ALL_QUEUES)
