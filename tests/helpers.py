@@ -118,3 +118,45 @@ def job_status(job_id: str) -> str:
     from worker.queues import get_connection
 
     return Job.fetch(job_id, connection=get_connection(), serializer=JSONSerializer).get_status()
+
+
+def registered_workers(connection=None) -> list:
+    """The workers in rq's worker registry (``rq:workers``), as rq itself reads them."""
+    from rq import Worker
+
+    from worker.queues import get_connection
+
+    return Worker.all(connection=connection or get_connection())
+
+
+def wait_for_workers(count: int, *, idle: bool = False, timeout: float = 30) -> list:
+    """Waits until exactly ``count`` worker processes are registered with rq (and, with
+    ``idle``, all of them polling the queues), and returns them."""
+    from rq.worker import WorkerStatus
+
+    def ready():
+        workers = registered_workers()
+        if len(workers) != count:
+            return None
+        if idle and any(worker.get_state() != WorkerStatus.IDLE for worker in workers):
+            return None
+        return workers
+
+    return wait_until(ready, timeout=timeout, what=f"{count} registered{' idle' if idle else ''} worker(s)")
+
+
+def run_marker_job(*, delay: float, timeout: float = 60) -> str:
+    """Enqueues the ``test:stamp`` task ``delay`` seconds ahead and waits until a worker
+    has finished it; returns its job id.
+
+    This is how a test shows that something did *not* happen by a given time: the marker
+    goes through the same path as a retry would (scheduled registry, run_scheduler, the
+    ``default`` queue, a worker). A job due before it is moved onto the queue before it,
+    so once the marker has run, a single worker has run that job too, however slow the
+    machine. It needs ``tests.jobs`` registered, a running ``run_scheduler`` and a worker
+    on the ``default`` queue."""
+    from worker.queues import enqueue
+
+    job_id = enqueue("test:stamp", "test:marker", delay=delay)
+    wait_until(lambda: job_status(job_id) == "finished", timeout=timeout, what="the marker job")
+    return job_id

@@ -1,7 +1,6 @@
 """The worker class under real ``manage.py rqworker`` processes, real Redis, real signals."""
 
 import signal
-import time
 from collections import Counter
 
 import pytest
@@ -10,7 +9,7 @@ from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
 from tests import jobs
-from tests.helpers import job_status, wait_until
+from tests.helpers import job_status, registered_workers, run_marker_job, wait_until
 from worker.queues import TaskCall, enqueue, enqueue_many, get_queue
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -19,17 +18,11 @@ ALL_QUEUES = ("critical", "high", "default", "low")
 
 
 def start_worker(processes, *queues, **env):
+    """Starts one rqworker and waits until its worker process is registered with rq."""
     worker = processes("rqworker", *(queues or ALL_QUEUES), **env)
-    wait_until(
-        lambda: "Worker" in worker.output() or not worker.alive() or _registered(), timeout=15, what="worker"
-    )
+    wait_until(lambda: registered_workers() or not worker.alive(), timeout=15, what="the worker")
+    assert worker.alive(), worker.output()
     return worker
-
-
-def _registered() -> bool:
-    from rq import Worker
-
-    return bool(Worker.all(connection=get_queue("default").connection))
 
 
 def test_a_running_job_finishes_on_sigterm_and_the_worker_exits_0(redis_conn, processes):
@@ -73,10 +66,16 @@ def test_a_function_outside_the_registry_is_refused_and_never_called(redis_conn,
 def test_a_permanent_error_fails_at_once_with_its_message(redis_conn, processes):
     job_id = enqueue("test:permanent", "test:attempts")
     start_worker(processes)
+    # Without run_scheduler a retry (1 s backoff) would wait in the scheduled registry
+    # for ever and the attempt count could not tell.
+    processes("run_scheduler")
     wait_until(lambda: job_status(job_id) == JobStatus.FAILED, timeout=20, what="the failure")
-    time.sleep(2)  # a retry, were there one, would be due by now
+    # A marker due after the first retry would have been: once it has run, so would have
+    # a retry, on this one worker.
+    run_marker_job(delay=2)
     assert redis_conn.llen("test:attempts") == 1
     job = Job.fetch(job_id, connection=redis_conn, serializer=JSONSerializer)
+    assert len(job.results()) == 1  # one execution: rq records a result for each
     assert "status change completed -> pending is not allowed" in job.latest_result().exc_string
     assert job.get_status() == JobStatus.FAILED
 
@@ -132,13 +131,16 @@ def test_a_leaking_worker_process_is_recycled_above_its_memory_limit(redis_conn,
 
 
 def test_the_pool_command_runs_jobs_with_the_same_worker_class(redis_conn, processes):
+    # Two jobs that each hold until two workers have taken one: however the pool's
+    # workers start, both must be taking jobs for these to finish.
+    gate = [enqueue("test:rendezvous", "test:pool_workers", 2) for _ in range(2)]
     enqueue_many([TaskCall("test:record_default") for _ in range(200)] + [TaskCall("test:record_low")])
     raw = Queue("default", connection=redis_conn, serializer=JSONSerializer)
     intruder = raw.enqueue("os.system", "true", job_id="intruder-pool")
     pool = processes("rqworker-pool", *ALL_QUEUES, "--num-workers", "2")
     wait_until(lambda: redis_conn.llen(jobs.RECORD_KEY) == 201, timeout=60, what="the pool's jobs")
-    workers = {entry.decode().split(":")[2] for entry in redis_conn.lrange(jobs.RECORD_KEY, 0, -1)}
-    assert len(workers) == 2
+    assert [job_status(job_id) for job_id in gate] == [JobStatus.FINISHED] * 2
+    assert redis_conn.scard("test:pool_workers") == 2
     wait_until(lambda: job_status(intruder.id) == JobStatus.FAILED, timeout=10, what="the refusal")
     pool.send(signal.SIGTERM)
     assert pool.wait(timeout=20) == 0, pool.output()
