@@ -55,17 +55,22 @@ def test_metrics_carry_requests_database_and_queue_depth(
 def test_metrics_count_the_jobs_of_every_worker_process(client, redis_conn, processes):
     import tests.jobs  # noqa: F401  (registers the test tasks here too)
 
-    calls = [TaskCall("test:record_default")] * 7 + [TaskCall("test:permanent", ("test:p",))] * 3
+    # The first two jobs each hold until two workers have taken one, so both worker
+    # processes run jobs (and are registered) however fast the first one starts.
+    calls = [TaskCall("test:rendezvous", ("test:workers", 2))] * 2
+    calls += [TaskCall("test:record_default")] * 7 + [TaskCall("test:permanent", ("test:p",))] * 3
     enqueue_many(calls)
     processes("rqworker", "default")
     processes("rqworker", "default")
     queue = get_queue("default")
     wait_until(
-        lambda: queue.finished_job_registry.count == 7 and queue.failed_job_registry.count == 3,
+        lambda: queue.finished_job_registry.count == 9 and queue.failed_job_registry.count == 3,
         timeout=30,
         what="all jobs run",
     )
+    assert redis_conn.scard("test:workers") == 2
     text = scrape(client)
+    assert value(text, "bookstore_tasks_processed_total", task="test:rendezvous", status="success") == 2
     assert value(text, "bookstore_tasks_processed_total", task="test:record_default", status="success") == 7
     assert value(text, "bookstore_tasks_processed_total", task="test:permanent", status="failed") == 3
     assert value(text, "bookstore_task_duration_seconds_count", task="test:record_default") == 7
