@@ -8,6 +8,7 @@ import time
 import pytest
 
 import tests.jobs  # noqa: F401  (the test tasks join this process's registry)
+from tests.helpers import wait_until
 
 
 def _as_owner(args: list[str]) -> list[str]:
@@ -65,8 +66,9 @@ def redis_control():
 
     class Control:
         def restart(self, down_for: float = 0.0):
-            """Saves to disk, shuts down, waits, starts again on the same data (as a
-            Redis with persistence comes back after a restart)."""
+            """Saves to disk, shuts down, stays down ``down_for`` seconds (the outage the
+            test is about), starts again on the same data (as a Redis with persistence
+            comes back after a restart)."""
             subprocess.run(["redis-cli", "-p", port, "shutdown", "save"], capture_output=True)
             time.sleep(down_for)
             subprocess.run(
@@ -91,10 +93,12 @@ def redis_control():
                 ],
                 check=True,
             )
-            for _ in range(50):
-                if subprocess.run(["redis-cli", "-p", port, "ping"], capture_output=True).returncode == 0:
-                    return
-                time.sleep(0.1)
-            raise RuntimeError("Redis did not come back")
+            ping = ["redis-cli", "-p", port, "ping"]
+            wait_until(
+                lambda: subprocess.run(ping, capture_output=True).returncode == 0,
+                timeout=5,
+                interval=0.1,
+                what="Redis to come back",
+            )
 
     return Control()

@@ -10,11 +10,40 @@ from rq.serializers import JSONSerializer
 
 from orders.models import Order, OrderStatusHistory
 from orders.tests.factories import OrderFactory
-from tests.helpers import job_status, wait_until
+from tests.helpers import job_status, registered_workers, run_marker_job, wait_for_workers, wait_until
 from worker.queues import TaskCall, enqueue, enqueue_many, get_queue
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 ALL_QUEUES = ("critical", "high", "default", "low")
+
+
+def open_transactions_after_history_insert() -> int:
+    """Other sessions of the test database waiting inside a transaction that has written
+    (it has a transaction id) to the status history table (it holds the table's write
+    lock, taken by INSERT, until it ends)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT count(DISTINCT activity.pid)
+            FROM pg_stat_activity activity JOIN pg_locks lock ON lock.pid = activity.pid
+            WHERE activity.datname = current_database() AND activity.pid <> pg_backend_pid()
+              AND activity.state = 'idle in transaction' AND activity.backend_xid IS NOT NULL
+              AND lock.relation = 'orders_orderstatushistory'::regclass
+              AND lock.mode = 'RowExclusiveLock' AND lock.granted
+            """
+        )
+        return cursor.fetchone()[0]
+
+
+def shutdown_requested(job_id: str) -> bool:
+    """True once the worker process running ``job_id`` has taken a warm stop request:
+    rq writes the date of the request into its worker's hash."""
+    return any(
+        worker.get_current_job_id() == job_id and worker.shutdown_requested_date is not None
+        for worker in registered_workers()
+    )
 
 
 def test_sigterm_then_sigkill_mid_transaction_rolls_back_and_the_retry_applies_it_once(redis_conn, processes):
@@ -23,9 +52,13 @@ def test_sigterm_then_sigkill_mid_transaction_rolls_back_and_the_retry_applies_i
     worker = processes("rqworker", *ALL_QUEUES)
     processes("run_scheduler")
     wait_until(lambda: redis_conn.get("test:attempt") == b"1", timeout=20, what="the first attempt")
-    time.sleep(0.5)
+    # The job has written the status and its history row, and holds the transaction open.
+    wait_until(open_transactions_after_history_insert, timeout=20, what="the first attempt's writes")
     worker.send(signal.SIGTERM)  # as a process manager does...
-    time.sleep(2)
+    wait_until(lambda: shutdown_requested(job_id), timeout=20, what="the worker to take the SIGTERM")
+    # A warm stop lets the job run on: it is still mid-transaction when SIGKILL comes.
+    assert job_status(job_id) == "started"
+    assert open_transactions_after_history_insert() == 1
     worker.kill_group()  # ...then SIGKILL when its stop timeout is too short
     # The killed attempt's transaction rolled back: no confirmation, no history.
     assert Order.objects.get(pk=order.pk).status == "pending"
@@ -46,11 +79,27 @@ def test_postgresql_stopped_during_a_run_every_effect_happens_once(redis_conn, p
     enqueue_many([TaskCall("order:update_status", (str(o.id), "confirmed", "run")) for o in orders])
     processes("rqworker", *ALL_QUEUES)
     processes("run_scheduler")
-    wait_until(lambda: get_queue("default").count < 90, timeout=20, what="the run to start", interval=0.01)
-    postgres_control.stop()
-    time.sleep(2)
-    postgres_control.start()
     queue = get_queue("default")
+    wait_until(lambda: queue.count < 90, timeout=20, what="the run to start", interval=0.01)
+    scheduled = queue.scheduled_job_registry.key
+    postgres_control.stop()
+    # The database stays down until the run has met it: a status update put back for a
+    # retry (the first one due, the earliest in the scheduled registry)...
+    ((met_id, due),) = wait_until(
+        lambda: redis_conn.zrange(scheduled, 0, 0, withscores=True),
+        timeout=20,
+        what="a job to meet the stopped database",
+        interval=0.01,
+    )
+    # ...and until that retry has come due and run_scheduler has moved it on, the
+    # database still down.
+    wait_until(
+        lambda: redis_conn.zscore(scheduled, met_id) != due,
+        timeout=20,
+        what="the first retry to come due during the outage",
+        interval=0.05,
+    )
+    postgres_control.start()
     wait_until(
         lambda: (
             queue.count == 0
@@ -72,8 +121,7 @@ def test_a_new_job_runs_within_10_s_of_redis_coming_back_to_idle_workers(
     redis_conn, processes, redis_control
 ):
     processes("rqworker", *ALL_QUEUES)
-    wait_until(lambda: get_queue("default").connection.smembers("rq:workers"), timeout=15, what="the worker")
-    time.sleep(1)
+    wait_for_workers(1, idle=True, timeout=15)  # polling the queues, with nothing to do
     redis_control.restart(down_for=3)
     back = time.time()
     job_id = enqueue("test:stamp", "test:ran_at")
@@ -121,9 +169,14 @@ def test_malformed_arguments_fail_at_once_without_retries_or_writes(
     processes("rqworker", *ALL_QUEUES)
     processes("run_scheduler")
     wait_until(lambda: job_status(job.id) == "failed", timeout=20, what="the failure")
-    time.sleep(1.5)  # a retry, were there one, would be due
+    # A marker due after the first retry (1 s) would have been: once it has run on this
+    # one worker, so would have a retry.
+    run_marker_job(delay=2)
     assert job_status(job.id) == "failed"
     fetched = Job.fetch(job.id, connection=redis_conn, serializer=JSONSerializer)
+    # One execution: rq records a result for every attempt, a retried one included. (A
+    # job that used up its retries would be "failed" too, so the status cannot tell.)
+    assert len(fetched.results()) == 1
     assert (
         message in fetched.latest_result().exc_string
         and "PermanentTaskError" in fetched.latest_result().exc_string
@@ -150,8 +203,17 @@ def test_a_burst_of_10000_mixed_jobs_completes_once_and_redis_memory_returns(red
     records = redis_conn.lrange("test:record", 0, -1)
     assert len({r.split(b":")[1] for r in records}) == 8_000  # each job ran once
     redis_conn.delete("test:record")
-    time.sleep(6)  # past the result TTL
-    # Expired job hashes go at once; the finished registries drop their ids on clean-up.
+    # Past the result TTL, Redis expires every job hash and result; the finished
+    # registries drop their ids on clean-up.
+    wait_until(
+        lambda: (
+            not any(redis_conn.scan_iter("rq:job:*", count=1000))
+            and not any(redis_conn.scan_iter("rq:results:*", count=1000))
+        ),
+        timeout=60,
+        what="the jobs and results to expire",
+        interval=0.5,
+    )
     for queue in queues:
         queue.finished_job_registry.cleanup()
     assert redis_conn.info("memory")["used_memory"] < baseline + 2_000_000
