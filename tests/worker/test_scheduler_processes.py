@@ -59,7 +59,8 @@ def test_two_schedulers_enqueue_each_5_s_tick_once(redis_conn, processes):
 def test_when_the_leader_is_killed_the_standby_takes_over_within_30_s(redis_conn, processes):
     first = processes("run_scheduler", PENDING_ORDER_CHECK_INTERVAL="5")
     wait_until(lambda: "leading" in first.output(), timeout=10, what="a leader")
-    leader = redis_conn.hget(HEARTBEAT_KEY, "leader")
+    # The leader writes the heartbeat at the end of its turn, after the log line.
+    leader = wait_until(lambda: redis_conn.hget(HEARTBEAT_KEY, "leader"), timeout=10, what="its heartbeat")
     second = processes("run_scheduler", PENDING_ORDER_CHECK_INTERVAL="5")
     # The standby's key shows it has run a turn: tried the lock, and stood by.
     wait_until(lambda: len(instances(redis_conn)) == 2, timeout=20, what="the standby's first turn")
