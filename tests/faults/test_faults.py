@@ -117,7 +117,7 @@ def test_postgresql_stopped_during_a_run_every_effect_happens_once(redis_conn, p
     assert OrderStatusHistory.objects.count() == 100
 
 
-def test_a_new_job_runs_within_10_s_of_redis_coming_back_to_idle_workers(
+def test_a_new_job_runs_within_5_s_of_redis_coming_back_to_idle_workers(
     redis_conn, processes, redis_control
 ):
     processes("rqworker", *ALL_QUEUES)
@@ -126,7 +126,7 @@ def test_a_new_job_runs_within_10_s_of_redis_coming_back_to_idle_workers(
     back = time.time()
     job_id = enqueue("test:stamp", "test:ran_at")
     ran_at = float(wait_until(lambda: redis_conn.lindex("test:ran_at", 0), timeout=15, what="the job"))
-    assert ran_at - back < 10
+    assert ran_at - back < 5  # the worker looks again every 2 s at most while Redis is away
     assert job_status(job_id) == "finished"
 
 
@@ -177,10 +177,10 @@ def test_malformed_arguments_fail_at_once_without_retries_or_writes(
     # One execution: rq records a result for every attempt, a retried one included. (A
     # job that used up its retries would be "failed" too, so the status cannot tell.)
     assert len(fetched.results()) == 1
-    assert (
-        message in fetched.latest_result().exc_string
-        and "PermanentTaskError" in fetched.latest_result().exc_string
-    )
+    # Failed for good at once: a permanent error (the task's throws, or arguments that do
+    # not fit), never a retried TypeError.
+    assert message in fetched.latest_result().exc_string
+    assert "TypeError" not in fetched.latest_result().exc_string.splitlines()[-1]
     assert OrderStatusHistory.objects.count() == 0
 
 
