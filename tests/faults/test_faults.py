@@ -117,9 +117,7 @@ def test_postgresql_stopped_during_a_run_every_effect_happens_once(redis_conn, p
     assert OrderStatusHistory.objects.count() == 100
 
 
-def test_a_new_job_runs_within_5_s_of_redis_coming_back_to_idle_workers(
-    redis_conn, processes, redis_control
-):
+def test_a_new_job_runs_within_5_s_of_redis_coming_back_to_idle_workers(redis_conn, processes, redis_control):
     processes("rqworker", *ALL_QUEUES)
     wait_for_workers(1, idle=True, timeout=15)  # polling the queues, with nothing to do
     redis_control.restart(down_for=3)
