@@ -176,6 +176,7 @@ class BookstoreWorker(SimpleWorker):
         gc.freeze()
         signal.signal(signal.SIGTERM, self.request_stop)
         signal.signal(signal.SIGINT, self.request_stop)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})  # blocked at fork
         if not self._wait_for_redis():
             return EXIT_DONE
         recycle_after = settings.WORKER_MAX_JOBS or None

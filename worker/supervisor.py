@@ -36,6 +36,7 @@ logger = logging.getLogger("worker.jobs")
 EXIT_DONE = 0  # asked to stop, or the work is done (--burst with empty queues, --max-jobs)
 EXIT_ERROR = 70  # rq's work loop ended on an error: start a fresh process
 EXIT_RECYCLE = 75  # due for recycling (jobs or memory limit): start a fresh process at once
+STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 RESTART_DELAYS = (1.0, 2.0, 4.0)  # seconds before restarting a failed child, then 4 s each time
 STABLE_AFTER = 30.0  # a child that lived this long resets the restart delay
 
@@ -64,6 +65,8 @@ def describe_exit(status: int) -> str:
 class Supervisor:
     def __init__(
         self,
+        # Runs in the child with SIGTERM and SIGINT blocked: it installs its own handlers,
+        # then unblocks them (a signal sent meanwhile is delivered then).
         run_child: Callable[[str, int | None, JobCounter], int],
         recover: Callable[[str], None],
         *,
@@ -99,13 +102,18 @@ class Supervisor:
             connections.close_all()  # never share a database socket with the child
             name = uuid.uuid4().hex
             started = time.monotonic()
-            self._child_pid = os.fork()
-            if self._child_pid == 0:
+            # A stop signal that comes during the fork waits until the parent knows its
+            # child (and the child its own handlers: run_child unblocks them).
+            signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+            pid = os.fork()
+            if pid == 0:
                 code = EXIT_ERROR
                 try:
                     code = self._run_child(name, left, self.done)
                 finally:
                     os._exit(code)
+            self._child_pid = pid
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
             _, status = os.waitpid(self._child_pid, 0)
             self._child_pid = 0
             if self._max_jobs and self.done.value >= self._max_jobs:
