@@ -201,6 +201,8 @@ if not DEBUG and not METRICS_TOKEN:
 PENDING_ORDER_CHECK_INTERVAL = env.int("PENDING_ORDER_CHECK_INTERVAL", default=5)  # seconds
 PENDING_ORDER_STALE_AFTER = env.int("PENDING_ORDER_STALE_AFTER", default=24 * 3600)  # seconds
 COD_AUTO_CONFIRM_DELAY = env.int("COD_AUTO_CONFIRM_DELAY", default=3600)  # seconds
+# Outbox rows sent per relay transaction and Redis pipeline (worker/outbox.py).
+OUTBOX_RELAY_BATCH = env.int("OUTBOX_RELAY_BATCH", default=1000)
 STATS_CATCH_UP_DAYS = env.int("STATS_CATCH_UP_DAYS", default=7)
 # Seconds the scheduler's leader lock lives unless renewed: a standby takes over within it.
 SCHEDULER_LOCK_TTL = env.int("SCHEDULER_LOCK_TTL", default=15)

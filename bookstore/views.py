@@ -66,6 +66,7 @@ def health(request):
 @never_cache
 @require_GET
 def health_worker(request):
+    from worker.outbox import pending
     from worker.status import jobs_status
 
     try:
@@ -73,9 +74,18 @@ def health_worker(request):
     except Exception:
         logger.exception("health: worker probe failed")
         return JsonResponse({"status": "unhealthy", "redis": "down"}, status=503)
+    problems = list(status.problems)
+    try:
+        outbox = pending()
+    except Exception:
+        logger.exception("health: outbox unreadable")
+        outbox = None
+        problems.append("database down: outbox unreadable")
+    if outbox is not None and outbox.stale:
+        problems.append(f"outbox: jobs waiting more than {outbox.STALE_AFTER} s to reach Redis")
     body = {
-        "status": "unhealthy" if status.problems else "healthy",
-        "problems": status.problems,
+        "status": "unhealthy" if problems else "healthy",
+        "problems": problems,
         "workers": status.workers,
         "scheduler_heartbeat_age_seconds": status.scheduler_age,
         "queues": {
@@ -88,8 +98,11 @@ def health_worker(request):
             }
             for q in status.queues
         },
+        "outbox": None
+        if outbox is None
+        else {"pending": outbox.count, "oldest_seconds": outbox.oldest_seconds},
     }
-    return JsonResponse(body, status=503 if status.problems else 200)
+    return JsonResponse(body, status=503 if problems else 200)
 
 
 @never_cache

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import uuid
 from dataclasses import dataclass
@@ -76,6 +77,10 @@ class LowStockCheck:
     resolved: int
 
 
+ALERT_RESEND_AFTER = dt.timedelta(minutes=10)
+ALERT_JOB = "low-stock-alert"  # job ids: low-stock-alert-<alert id>[-<check time>]
+
+
 def stock_check_low() -> LowStockCheck:
     """Opens an alert for each low stock row (``WarehouseInventory.objects.low()``) that
     has no open alert, enqueues one ``inventory:low_stock_alert`` per new alert in one
@@ -106,7 +111,32 @@ def stock_check_low() -> LowStockCheck:
                 params,
             )
             opened = [row[0] for row in cursor.fetchall()]
-        enqueue_many([TaskCall("inventory:low_stock_alert", (str(alert_id),)) for alert_id in opened])
+        # Belt and braces: an open alert still not e-mailed after ALERT_RESEND_AFTER (its
+        # job lost, or failed for good) gets its e-mail job again, once per check.
+        unsent = list(
+            LowStockAlert.objects.open()
+            .filter(notified_at__isnull=True, opened_at__lt=now - ALERT_RESEND_AFTER)
+            .values_list("id", flat=True)
+        )
+        stamp = timezone.localtime(now).strftime("%Y%m%dT%H%M")
+        enqueue_many(
+            [
+                TaskCall("inventory:low_stock_alert", (str(alert_id),), job_id=f"{ALERT_JOB}-{alert_id}")
+                for alert_id in opened
+            ]
+            + [
+                TaskCall(
+                    "inventory:low_stock_alert",
+                    (str(alert_id),),
+                    job_id=f"low-stock-alert-{alert_id}-{stamp}",
+                )
+                for alert_id in unsent
+            ]
+        )
+    if unsent:
+        logger.warning(
+            "low-stock check: %s open alerts not e-mailed after 10 minutes; sent again", len(unsent)
+        )
     logger.info("low-stock check: %s alerts opened, %s resolved", len(opened), resolved)
     return LowStockCheck(opened=len(opened), resolved=resolved)
 

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import logging
 
+from django.db import DatabaseError
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from redis.exceptions import RedisError
 
 from worker.counters import BUCKETS
 from worker.keys import METRICS_DURATION, METRICS_ENQUEUED, METRICS_PROCESSED
+from worker.outbox import pending
 from worker.registry import registry
 from worker.status import jobs_status
 
@@ -50,12 +52,27 @@ class JobMetricsCollector:
             "bookstore_queue_jobs", "Jobs per queue and status", labels=["queue", "status"]
         )
         yield GaugeMetricFamily("bookstore_workers", "Live worker processes")
+        yield GaugeMetricFamily("bookstore_outbox_pending", "Jobs in the outbox, not yet in Redis")
+        yield GaugeMetricFamily("bookstore_outbox_oldest_seconds", "Age of the oldest job in the outbox")
 
     def collect(self):
         try:
             yield from list(self._collect())
         except RedisError:
             logger.exception("metrics: Redis unreachable; job metrics left out of this scrape")
+        try:
+            outbox = pending()
+        except DatabaseError:
+            logger.exception("metrics: database unreachable; outbox metrics left out of this scrape")
+            return
+        yield GaugeMetricFamily(
+            "bookstore_outbox_pending", "Jobs in the outbox, not yet in Redis", value=outbox.count
+        )
+        yield GaugeMetricFamily(
+            "bookstore_outbox_oldest_seconds",
+            "Age of the oldest job in the outbox",
+            value=outbox.oldest_seconds or 0.0,
+        )
 
     def _collect(self):
         connection = self._connection()

@@ -4,8 +4,10 @@
     enqueue("stats:daily", date="2026-11-23", job_id="sched-stats-daily-20261124T0100")
     enqueue_many([TaskCall("inventory:sync", (warehouse_id, book_id)), ...])
 
-Inside a transaction the jobs go to Redis when it commits, and not at all if it rolls
-back: a worker never sees a row that does not exist yet.
+Inside a transaction the jobs are written to the outbox table in that transaction
+(``worker/outbox.py``): they reach Redis right after it commits (or, if Redis is away
+then, through run_scheduler's relay), and never if it rolls back. Outside a transaction
+they go straight to Redis, and a Redis error reaches the caller.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import cache, partial
+from functools import cache
 
 import django_rq
 from django.conf import settings
@@ -30,6 +32,7 @@ from rq import Queue
 from rq.exceptions import DuplicateJobError
 from rq.job import JobStatus
 
+from worker import outbox
 from worker.counters import count_enqueued
 from worker.registry import QUEUE_NAMES, Task, registry
 
@@ -47,6 +50,13 @@ def get_connection() -> Redis:
     return _connection(settings.REDIS_URL)
 
 
+def redis_address(connection: Redis | None = None) -> str:
+    """Where the queues' Redis is, for error messages: host:port/db, never a password."""
+    kwargs = (connection or get_connection()).connection_pool.connection_kwargs
+    where = kwargs.get("path") or f"{kwargs.get('host', '?')}:{kwargs.get('port', '?')}"
+    return f"{where}/{kwargs.get('db', 0)}"
+
+
 def get_queue(name: str) -> Queue:
     """A queue on the shared connection, JSON-serialized, enqueueing at once (the helpers
     below defer to commit themselves)."""
@@ -62,6 +72,7 @@ class TaskCall:
     name: str
     args: tuple = ()
     kwargs: dict = field(default_factory=dict)
+    job_id: str | None = None  # given: the enqueue is unique, as with enqueue(job_id=...)
 
 
 @cache
@@ -85,7 +96,7 @@ def _checked(name: str, args: tuple, kwargs: dict) -> Task:
     return task
 
 
-def _job_options(task: Task, job_id: str) -> dict:
+def job_options(task: Task, job_id: str) -> dict:
     return {
         "job_id": job_id,
         "timeout": task.timeout,
@@ -119,11 +130,11 @@ def enqueue(
         raise ValueError(f"task {name}: at must be an aware datetime")
     unique = job_id is not None
     job_id = job_id or uuid.uuid4().hex
-    send = partial(_enqueue_now, task, args, kwargs, job_id=job_id, unique=unique, delay=delay, at=at)
     if transaction.get_connection().in_atomic_block:
-        transaction.on_commit(send)
+        run_at = timezone.now() + delay if delay is not None else at
+        outbox.write([(task.name, args, kwargs, job_id, run_at)])
     else:
-        send()
+        _enqueue_now(task, args, kwargs, job_id=job_id, unique=unique, delay=delay, at=at)
     return job_id
 
 
@@ -148,7 +159,7 @@ def _enqueue_now(
     queue = get_queue(task.queue)
     when = timezone.now() + delay if delay is not None else at
     status = JobStatus.SCHEDULED if when is not None else JobStatus.QUEUED
-    job = queue.create_job(task.path, args=args, kwargs=kwargs, status=status, **_job_options(task, job_id))
+    job = queue.create_job(task.path, args=args, kwargs=kwargs, status=status, **job_options(task, job_id))
     try:
         if when is not None:
             queue.schedule_job(job, when, unique=unique)
@@ -165,22 +176,31 @@ def enqueue_many(calls: Iterable[TaskCall]) -> list[str]:
     """Enqueues many jobs in one Redis round trip; returns their ids in order.
 
     Each call is checked first, so a bad one enqueues nothing. Inside a transaction the
-    whole batch is sent when it commits.
+    whole batch goes to the outbox, and to Redis when it commits. Calls with a ``job_id``
+    are enqueued only if no job with that id exists.
     """
     checked = [(call, _checked(call.name, tuple(call.args), dict(call.kwargs))) for call in calls]
-    job_ids = [uuid.uuid4().hex for _ in checked]
-    send = partial(_enqueue_many_now, checked, job_ids)
+    job_ids = [call.job_id or uuid.uuid4().hex for call, _ in checked]
     if transaction.get_connection().in_atomic_block:
-        transaction.on_commit(send)
+        outbox.write(
+            (task.name, tuple(call.args), dict(call.kwargs), job_id, None)
+            for (call, task), job_id in zip(checked, job_ids, strict=True)
+        )
+    elif any(call.job_id for call, _ in checked):
+        for (call, task), job_id in zip(checked, job_ids, strict=True):
+            unique = call.job_id is not None
+            _enqueue_now(
+                task, tuple(call.args), dict(call.kwargs), job_id=job_id, unique=unique, delay=None, at=None
+            )
     else:
-        send()
+        _enqueue_many_now(checked, job_ids)
     return job_ids
 
 
 def _enqueue_many_now(checked: list[tuple[TaskCall, Task]], job_ids: list[str]) -> None:
     by_queue: dict[str, list] = defaultdict(list)
     for (call, task), job_id in zip(checked, job_ids, strict=True):
-        options = _job_options(task, job_id)
+        options = job_options(task, job_id)
         by_queue[task.queue].append(
             Queue.prepare_data(task.path, args=tuple(call.args), kwargs=dict(call.kwargs), **options)
         )

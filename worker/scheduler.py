@@ -27,8 +27,8 @@ from redis.exceptions import LockError, RedisError
 from redis.lock import Lock
 from rq.utils import utcformat
 
-from worker import keys
-from worker.queues import enqueue_once
+from worker import keys, outbox
+from worker.queues import enqueue_once, redis_address
 from worker.registry import QUEUE_NAMES
 from worker.schedule import CatchUp, Entry
 
@@ -40,6 +40,7 @@ HEARTBEAT_KEY = keys.SCHEDULER_HEARTBEAT
 INSTANCE_KEY = keys.SCHEDULER_INSTANCE
 CRON_LOOKBACK = dt.timedelta(days=32)  # bounds the walk over ticks missed during downtime
 MOVE_BATCH = 1000
+MAX_BACKOFF = 2.0  # seconds between two tries while Redis is away: back within 2 s of it
 
 # Moves due job ids from a scheduled registry onto the queue, each only if this call
 # removed it from the registry: two movers can never enqueue one job twice.
@@ -218,20 +219,27 @@ class Scheduler:
 
     def run(self, should_stop: Callable[[], bool]) -> None:
         logger.info("scheduler %s: started with %s entries", self.name, len(self.entries))
-        backoff = 1.0
+        backoff = 0.5
+        relay = outbox.Relay()
         try:
             while not should_stop():
                 try:
                     self.run_once()
-                    backoff = 1.0
+                    backoff = 0.5
                 except RedisError as error:
-                    logger.error(
-                        "scheduler %s: Redis error (%s); retrying in %.0f s", self.name, error, backoff
-                    )
+                    if backoff == 0.5:  # one line when Redis goes away, not one a turn
+                        logger.error(
+                            "scheduler %s: Redis at %s unavailable (%s); retrying every %.0f s or less",
+                            self.name,
+                            redis_address(self.connection),
+                            error,
+                            MAX_BACKOFF,
+                        )
                     self.is_leader = False
                     _sleep_unless(should_stop, backoff)
-                    backoff = min(backoff * 2, 10)
+                    backoff = min(backoff * 2, MAX_BACKOFF)
                     continue
+                relay.run_once()
                 _sleep_unless(should_stop, self.seconds_to_next_turn(self.clock()))
         finally:
             self.release()

@@ -112,6 +112,22 @@ def test_a_second_check_opens_nothing_new_and_enqueues_nothing(
     assert get_queue("default").count == 0
 
 
+def test_an_open_alert_not_e_mailed_after_10_minutes_gets_its_e_mail_job_again_once(
+    redis_conn, django_capture_on_commit_callbacks
+):
+    now = timezone.now()
+    lost = LowStockAlertFactory(opened_at=now - timezone.timedelta(minutes=11))
+    recent = LowStockAlertFactory(opened_at=now - timezone.timedelta(minutes=5))
+    sent = LowStockAlertFactory(opened_at=now - timezone.timedelta(minutes=30), notified_at=now)
+    for _ in range(2):  # a retried or doubled check: the unique id holds
+        with django_capture_on_commit_callbacks(execute=True):
+            assert stock_check_low().opened == 0
+    jobs = get_queue("default").get_jobs()
+    assert [job.args[0] for job in jobs] == [str(lost.id)]
+    assert jobs[0].id.startswith(f"low-stock-alert-{lost.id}-")  # recent and sent: none
+    assert {recent.id, sent.id}.isdisjoint(int(job.args[0]) for job in jobs)
+
+
 def test_alerts_resolve_when_stock_is_back_above_the_threshold(redis_conn):
     recovered = LowStockAlertFactory()
     still_low = LowStockAlertFactory()

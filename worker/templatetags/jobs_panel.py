@@ -11,11 +11,19 @@ logger = logging.getLogger(__name__)
 
 @register.inclusion_tag("worker/jobs_panel.html")
 def jobs_panel() -> dict:
+    from django.db import DatabaseError
+
+    from worker.outbox import pending
     from worker.queues import get_connection
     from worker.schedule import get_schedule
     from worker.scheduler import next_tick
     from worker.status import jobs_status
 
+    try:
+        outbox = pending()
+    except DatabaseError:
+        logger.exception("jobs panel: outbox unreadable")
+        outbox = None
     now = timezone.now()
     schedule = [
         {"task": e.task, "when": e.description, "next": timezone.localtime(next_tick(e, now))}
@@ -25,5 +33,5 @@ def jobs_panel() -> dict:
         status = jobs_status(get_connection())
     except Exception:
         logger.exception("jobs panel: Redis unreachable")
-        return {"redis_down": True, "schedule": schedule}
-    return {"redis_down": False, "status": status, "schedule": schedule}
+        return {"redis_down": True, "schedule": schedule, "outbox": outbox}
+    return {"redis_down": False, "status": status, "schedule": schedule, "outbox": outbox}

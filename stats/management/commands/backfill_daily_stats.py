@@ -1,11 +1,12 @@
 import datetime as dt
 
 from django.core.management.base import BaseCommand, CommandError
+from redis.exceptions import RedisError
 from tqdm import tqdm
 
 from stats.exceptions import StatsError
 from stats.services import parse_stats_date, stats_generate_daily
-from worker.queues import TaskCall, enqueue_many
+from worker.queues import TaskCall, enqueue_many, redis_address
 
 
 class Command(BaseCommand):
@@ -27,7 +28,12 @@ class Command(BaseCommand):
             raise CommandError(f"--from {first} is after --to {last}")
         days = [first + dt.timedelta(days=n) for n in range((last - first).days + 1)]
         if enqueue:
-            enqueue_many([TaskCall("stats:daily", kwargs={"date": day.isoformat()}) for day in days])
+            try:
+                enqueue_many([TaskCall("stats:daily", kwargs={"date": day.isoformat()}) for day in days])
+            except RedisError as error:
+                raise CommandError(
+                    f"nothing enqueued: Redis at {redis_address()} is unavailable ({error})"
+                ) from None
             self.stdout.write(f"Enqueued {len(days)} stats:daily jobs, {first} to {last}.")
             return
         for day in tqdm(days, unit="day", disable=options["verbosity"] < 1):
