@@ -88,6 +88,8 @@ def write(calls: Iterable[tuple[str, tuple, dict, str, dt.datetime | None]]) -> 
     batch = getattr(connection, "bookstore_outbox_batch", None)
     if batch is None:
         batch = connection.bookstore_outbox_batch = uuid.uuid4()
+        connection.bookstore_outbox_writes = 0
+    connection.bookstore_outbox_writes += 1
     now = timezone.now()
     rows = [
         OutboxJob(
@@ -106,18 +108,26 @@ def write(calls: Iterable[tuple[str, tuple, dict, str, dt.datetime | None]]) -> 
     OutboxJob.objects.bulk_create(rows, ignore_conflicts=True, batch_size=1000)
     # One callback per write, so a rolled-back savepoint drops only its own; the first
     # callback to run after commit sends the whole transaction's rows.
-    transaction.on_commit(lambda: _after_commit(batch))
+    transaction.on_commit(lambda: _after_commit(batch, rows))
 
 
-def _after_commit(batch: uuid.UUID) -> None:
+def _after_commit(batch: uuid.UUID, rows: list[OutboxJob]) -> None:
     connection = transaction.get_connection()
     if getattr(connection, "bookstore_outbox_sent", None) == batch:
         return  # an earlier callback of the same transaction sent them all
     connection.bookstore_outbox_sent = batch
+    # The usual case, one write in the transaction (an order and its confirm job): its
+    # callback ran, so its rows committed, and they are sent from memory. With more
+    # writes, some may have been in a rolled-back savepoint: the database says which.
+    only_write = getattr(connection, "bookstore_outbox_writes", 0) == 1
     if getattr(connection, "bookstore_outbox_batch", None) == batch:
         connection.bookstore_outbox_batch = None
     try:
-        sent = relay(batch=batch)
+        if only_write:
+            sent = send(rows)
+            OutboxJob.objects.filter(batch=batch, job_id__in=[row.job_id for row in rows]).delete()
+        else:
+            sent = relay(batch=batch)
     except (RedisError, DatabaseError) as error:
         logger.warning(
             "outbox: the jobs of a committed transaction are not in Redis yet (%s: %s); "
