@@ -128,15 +128,18 @@ def demo_seed(
     seed: int = 2026,
     size: DemoSize | None = None,
     progress: Callable[[int], None] = lambda n: None,
+    staff: bool = True,
 ) -> DemoResult:
     """Fills the store once. A second call finds the demo and changes nothing.
 
     ``size`` overrides the size that ``scale`` gives (tests use a small store);
-    ``progress`` is called with the number of rows just written, for a progress bar.
+    ``progress`` is called with the number of rows just written, for a progress bar;
+    ``staff`` creates the demo staff login (never where DEBUG is off).
     """
     if scale < 1:
         raise ValueError(f"scale must be at least 1, not {scale}")
-    demo_staff_ensure()
+    if staff:
+        demo_staff_ensure()
     if demo_is_seeded():
         return DemoResult(seeded=False, counts={})
 

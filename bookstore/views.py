@@ -42,9 +42,14 @@ def _database_up() -> bool:
         return False
 
 
+HEALTH_KEY = "bookstore:health"
+
+
 def _redis_up(client: redis.Redis) -> bool:
+    """Up means it takes a write: a read-only replica, a full Redis (noeviction) or one
+    still loading its data answers PING but could not take a job."""
     try:
-        return bool(client.ping())
+        return bool(client.set(HEALTH_KEY, "1", px=10_000))
     except Exception:
         logger.exception("health: Redis probe failed")
         return False

@@ -23,7 +23,8 @@ def _store_counts():
     )
 
 
-def test_seed_demo_makes_a_believable_store_once(capsys, client):
+def test_seed_demo_makes_a_believable_store_once(capsys, client, settings):
+    settings.DEBUG = True  # the demo's setting (bin/run)
     call_command("seed_demo", verbosity=0)
     out = capsys.readouterr().out
     size = DemoSize.for_scale(1)
@@ -79,6 +80,17 @@ def test_every_seeded_order_has_a_history_ending_in_its_status(small_store):
     for order_id, new_status in rows:
         last_status[order_id] = new_status
     assert last_status == dict(Order.objects.values_list("id", "status"))
+
+
+def test_with_debug_off_seed_demo_refuses_unless_told_and_never_makes_the_demo_login(settings, capsys):
+    settings.DEBUG = False
+    with pytest.raises(CommandError, match="looks like production"):
+        call_command("seed_demo", verbosity=0)
+    assert _store_counts() == (0, 0, 0, 0)
+    call_command("seed_demo", "--i-know-this-is-production", verbosity=0)
+    assert Order.objects.count() == DemoSize.for_scale(1).orders
+    assert not get_user_model().objects.filter(username=DEMO_STAFF_USERNAME).exists()
+    assert DEMO_STAFF_PASSWORD not in capsys.readouterr().out
 
 
 def test_seed_demo_refuses_a_scale_below_one():

@@ -12,5 +12,7 @@ class WorkerConfig(AppConfig):
     def ready(self):
         # Each app's tasks.py registers its tasks; the registry is complete once apps load.
         autodiscover_modules("tasks")
+        from worker import redis_checks  # noqa: F401  (registers the deploy check)
+
         for module in settings.EXTRA_TASK_MODULES:
             import_module(module)

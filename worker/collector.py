@@ -6,7 +6,11 @@ process on every host keeps in Redis (``worker/counters.py``), and the queues' s
     bookstore_tasks_processed_total{task,status}     status: success | failed | abandoned
     bookstore_task_duration_seconds{task}            histogram of attempt durations
     bookstore_queue_jobs{queue,status}               queued | started | scheduled | failed
-    bookstore_workers                                live worker processes
+    bookstore_queue_oldest_seconds{queue}            age of the oldest queued job
+    bookstore_workers                                live worker processes (fresh heartbeat)
+    bookstore_workers_suspended                      1 while rqsuspend is in force
+    bookstore_redis_up                               0 when Redis did not answer the scrape
+    bookstore_outbox_pending, bookstore_outbox_oldest_seconds
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from redis.exceptions import RedisError
 
 from worker.counters import BUCKETS
-from worker.keys import METRICS_DURATION, METRICS_ENQUEUED, METRICS_PROCESSED
+from worker.keys import METRICS_DURATION, METRICS_ENQUEUED, METRICS_PROCESSED, RQ_SUSPENDED
 from worker.outbox import pending
 from worker.registry import registry
 from worker.status import jobs_status
@@ -39,6 +43,9 @@ class JobMetricsCollector:
 
     def __init__(self, connection_factory):
         self._connection = connection_factory
+        # The last families read from Redis: served again, with bookstore_redis_up 0,
+        # while Redis is away, so the series (and the alerts on them) do not vanish.
+        self._last: list = []
 
     def describe(self):
         # Without describe(), prometheus_client calls collect() at registration, which
@@ -52,14 +59,23 @@ class JobMetricsCollector:
             "bookstore_queue_jobs", "Jobs per queue and status", labels=["queue", "status"]
         )
         yield GaugeMetricFamily("bookstore_workers", "Live worker processes")
+        yield GaugeMetricFamily(
+            "bookstore_queue_oldest_seconds", "Age of the oldest queued job (0 when empty)", labels=["queue"]
+        )
+        yield GaugeMetricFamily("bookstore_workers_suspended", "1 while rqsuspend holds every worker")
+        yield GaugeMetricFamily("bookstore_redis_up", "1 if Redis answered this scrape, else 0")
         yield GaugeMetricFamily("bookstore_outbox_pending", "Jobs in the outbox, not yet in Redis")
         yield GaugeMetricFamily("bookstore_outbox_oldest_seconds", "Age of the oldest job in the outbox")
 
     def collect(self):
         try:
-            yield from list(self._collect())
+            self._last = list(self._collect())
+            up = 1
         except RedisError:
-            logger.exception("metrics: Redis unreachable; job metrics left out of this scrape")
+            logger.exception("metrics: Redis unreachable; serving the job metrics last read")
+            up = 0
+        yield from self._last
+        yield GaugeMetricFamily("bookstore_redis_up", "1 if Redis answered this scrape, else 0", value=up)
         try:
             outbox = pending()
         except DatabaseError:
@@ -118,4 +134,15 @@ class JobMetricsCollector:
             for state in ("queued", "started", "scheduled", "failed"):
                 depth.add_metric([queue.name, state], getattr(queue, state))
         yield depth
+        oldest = GaugeMetricFamily(
+            "bookstore_queue_oldest_seconds", "Age of the oldest queued job (0 when empty)", labels=["queue"]
+        )
+        for queue in status.queues:
+            oldest.add_metric([queue.name], queue.oldest_queued_age or 0.0)
+        yield oldest
         yield GaugeMetricFamily("bookstore_workers", "Live worker processes", value=status.workers)
+        yield GaugeMetricFamily(
+            "bookstore_workers_suspended",
+            "1 while rqsuspend holds every worker",
+            value=int(bool(connection.exists(RQ_SUSPENDED))),
+        )

@@ -22,6 +22,7 @@ RQ_JOB = RQ_JOB_PREFIX + "{}"
 RQ_WORKER = "rq:worker:{}"
 RQ_WORKERS = "rq:workers"
 RQ_QUEUES = "rq:queues"  # set of the queue keys in use
+RQ_SUSPENDED = "rq:suspended"  # set by rqsuspend
 RQ_STARTED = "rq:wip:{}"  # sorted set of "job_id:execution_id" scored by heartbeat deadline
 RQ_SCHEDULED = "rq:scheduled:{}"
 RQ_FAILED = "rq:failed:{}"

@@ -46,6 +46,7 @@ from worker.dequeue import WeightedDequeue
 from worker.heartbeats import JobHeartbeats
 from worker.jobs import RegisteredJob
 from worker.recovery import Recovery
+from worker.redis_checks import eviction_problem
 from worker.supervisor import EXIT_DONE, EXIT_ERROR, EXIT_RECYCLE, JobCounter, Supervisor
 
 logger = logging.getLogger("worker.jobs")
@@ -156,6 +157,7 @@ class BookstoreWorker(SimpleWorker):
         kwargs.update(burst=burst, logging_level=logging_level)
         if self._is_child:
             return super().work(max_jobs=max_jobs, **kwargs)
+        self._refuse_an_evicting_redis()
         supervisor = Supervisor(
             partial(self._run_child, work_kwargs=kwargs),
             partial(self._recovery.recover_dead_worker, type(self)),
@@ -163,6 +165,17 @@ class BookstoreWorker(SimpleWorker):
             max_jobs=max_jobs,
         )
         return supervisor.run()
+
+    def _refuse_an_evicting_redis(self) -> None:
+        """Exits 1 before taking any job from a Redis that may evict queued jobs. A Redis
+        that is away is waited for by the working process, not refused."""
+        try:
+            problem = eviction_problem(self.connection)
+        except REDIS_UNAVAILABLE:
+            return
+        if problem:
+            logger.error("worker: refusing to start: %s", problem)
+            raise SystemExit(1)
 
     def _run_child(self, name: str, jobs_left: int | None, counter: JobCounter, work_kwargs: dict) -> int:
         """Runs in the forked child: works until stopped, due for recycling, or an error
@@ -411,7 +424,7 @@ class BookstoreWorker(SimpleWorker):
 
     @override
     def check_for_suspension(self, burst: bool):
-        # `rqworker-suspend` is an operator's command: noticing it within a second is
+        # `rqsuspend` is an operator's command: noticing it within a second is
         # enough, and spares a round trip per job.
         if time.monotonic() - self._suspension_checked_at >= 1:
             self._suspension_checked_at = time.monotonic()

@@ -14,6 +14,7 @@ import rq
 from rq.job import Job
 from rq.queue import Queue
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
+from rq.suspension import WORKERS_SUSPENDED
 from rq.worker import SimpleWorker, Worker
 from rq.worker_registration import REDIS_WORKER_KEYS
 
@@ -121,6 +122,8 @@ def test_the_redis_key_formats_we_read_directly_are_rq_s():
     assert keys.RQ_JOB.format("abc") == Job.key_for("abc")
     assert keys.RQ_WORKER.format("w1") == Worker.redis_worker_namespace_prefix + "w1"
     assert keys.RQ_WORKERS == REDIS_WORKER_KEYS
+    assert keys.RQ_SUSPENDED == WORKERS_SUSPENDED
+    assert Queue.redis_queues_keys == keys.RQ_QUEUES
     connection = queue.connection
     assert keys.RQ_STARTED.format("default") == StartedJobRegistry("default", connection=connection).key
     assert keys.RQ_SCHEDULED.format("default") == ScheduledJobRegistry("default", connection=connection).key

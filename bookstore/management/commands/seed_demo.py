@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
@@ -9,6 +10,12 @@ from bookstore.demo import (
     demo_seed,
     demo_staff_ensure,
     demo_total_rows,
+)
+
+NOT_IN_PRODUCTION = (
+    "DEBUG is off, so this looks like production: seed_demo would fill the store with fake "
+    "customers and orders. Run it with DEBUG=true for a demo, or add "
+    "--i-know-this-is-production (which still creates no demo staff login)."
 )
 
 
@@ -27,14 +34,23 @@ class Command(BaseCommand):
             help="size multiplier; 100 makes about a million orders (default 1)",
         )
         parser.add_argument("--seed", type=int, default=2026, help="random seed, for a reproducible store")
+        parser.add_argument(
+            "--i-know-this-is-production",
+            action="store_true",
+            help="seed even with DEBUG off (fake customers and orders; never the demo staff login)",
+        )
 
-    def handle(self, *args, scale: int, seed: int, **options):
+    def handle(self, *args, scale: int, seed: int, i_know_this_is_production: bool, **options):
         if scale < 1:
             raise CommandError(f"--scale must be at least 1, not {scale}")
+        if not settings.DEBUG and not i_know_this_is_production:
+            raise CommandError(NOT_IN_PRODUCTION)
+        staff = settings.DEBUG  # a known password is for a laptop's demo only
         if demo_is_seeded():
-            demo_staff_ensure()
+            if staff:
+                demo_staff_ensure()
             self.stdout.write(self.style.WARNING("The demo is already there; nothing was added."))
-            self.stdout.write(f"Staff login: {DEMO_STAFF_USERNAME} / {DEMO_STAFF_PASSWORD}")
+            self._say_login(staff)
             return
         size = DemoSize.for_scale(scale)
         self.stdout.write(
@@ -42,11 +58,17 @@ class Command(BaseCommand):
             f"{size.users:,} customers, {size.carts:,} carts, {size.orders:,} orders"
         )
         with tqdm(total=demo_total_rows(scale), unit="rows", disable=options["verbosity"] < 1) as bar:
-            result = demo_seed(scale=scale, seed=seed, progress=bar.update)
+            result = demo_seed(scale=scale, seed=seed, progress=bar.update, staff=staff)
         if not result.seeded:
             self.stdout.write(self.style.WARNING("The demo is already there; nothing was added."))
         else:
             for name, count in result.counts.items():
                 self.stdout.write(f"  {name}: {count:,}")
             self.stdout.write(self.style.SUCCESS("Demo seeded."))
-        self.stdout.write(f"Staff login: {DEMO_STAFF_USERNAME} / {DEMO_STAFF_PASSWORD}")
+        self._say_login(staff)
+
+    def _say_login(self, staff: bool) -> None:
+        if staff:
+            self.stdout.write(f"Staff login: {DEMO_STAFF_USERNAME} / {DEMO_STAFF_PASSWORD}")
+        else:
+            self.stdout.write("No demo staff login with DEBUG off: create staff with createsuperuser.")

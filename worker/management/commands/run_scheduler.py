@@ -1,9 +1,11 @@
 import signal
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
+from redis.exceptions import RedisError
 
 from worker.queues import get_connection
+from worker.redis_checks import eviction_problem
 from worker.registry import registry
 from worker.schedule import get_schedule
 from worker.scheduler import Scheduler, next_tick
@@ -32,6 +34,12 @@ class Command(BaseCommand):
                     f"next {fire:%Y-%m-%d %H:%M:%S %Z}  catch-up {entry.catch_up.value}"
                 )
             return
+        try:
+            problem = eviction_problem(get_connection())
+        except RedisError:
+            problem = None  # away: the scheduler waits for it
+        if problem:
+            raise CommandError(f"refusing to start: {problem}")
         stop = {"requested": False}
 
         def request_stop(signum, frame):
