@@ -22,7 +22,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from redis.exceptions import RedisError
 
 from worker.counters import BUCKETS
-from worker.keys import METRICS_DURATION, METRICS_ENQUEUED, METRICS_PROCESSED, RQ_SUSPENDED
+from worker.keys import METRICS_DURATION, METRICS_ENQUEUED, METRICS_PROCESSED
 from worker.outbox import pending
 from worker.registry import registry
 from worker.status import jobs_status
@@ -144,5 +144,5 @@ class JobMetricsCollector:
         yield GaugeMetricFamily(
             "bookstore_workers_suspended",
             "1 while rqsuspend holds every worker",
-            value=int(bool(connection.exists(RQ_SUSPENDED))),
+            value=int(status.suspended),
         )

@@ -172,11 +172,14 @@ def send(rows: list[OutboxJob], connection: Redis | None = None) -> int:
     connection = connection or get_connection()
     script = connection.register_script(_CREATE_UNIQUE)
     now = timezone.now()
+    queues = {}
     with connection.pipeline(transaction=False) as pipe:
         for row in rows:
             task = registry.get(row.task)
             due = row.run_at is not None and row.run_at > now
-            job = get_queue(task.queue).create_job(
+            if task.queue not in queues:
+                queues[task.queue] = get_queue(task.queue)
+            job = queues[task.queue].create_job(
                 task.path,
                 args=tuple(row.args),
                 kwargs=dict(row.kwargs),

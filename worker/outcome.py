@@ -80,17 +80,10 @@ def log_attempt(
         "duration_ms": round(duration * 1000, 2),
         "outcome": outcome,
     }
+    message = "job %s %s: %s %s %.1f ms (queue %s, attempt %s)"
+    values = [name, job.id, outcome, "in" if ok else "after", duration * 1000, queue_name, attempt_number]
     if ok:
-        logger.info(
-            "job %s %s: %s in %.1f ms (queue %s, attempt %s)",
-            name,
-            job.id,
-            outcome,
-            duration * 1000,
-            queue_name,
-            attempt_number,
-            extra=fields,
-        )
+        logger.info(message, *values, extra=fields)
         return
     if isinstance(error, JobTimeoutException):
         error_text = f"timed out after {job.timeout} s"
@@ -105,13 +98,8 @@ def log_attempt(
     unexpected = outcome == "failed" and error is not None and not (task and task.is_permanent(error))
     logger.log(
         logging.WARNING if outcome == "retry" else logging.ERROR,
-        "job %s %s: %s after %.1f ms (queue %s, attempt %s) args=%s kwargs=%s error=%s",
-        name,
-        job.id,
-        outcome,
-        duration * 1000,
-        queue_name,
-        attempt_number,
+        message + " args=%s kwargs=%s error=%s",
+        *values,
         arguments["args"],
         arguments["kwargs"],
         error_text,

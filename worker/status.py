@@ -36,6 +36,7 @@ class JobsStatus:
     queues: list[QueueStatus]
     workers: int
     scheduler_age: float | None
+    suspended: bool = False  # rqsuspend in force
 
     @property
     def failed(self) -> int:
@@ -76,7 +77,8 @@ def jobs_status(connection: Redis) -> JobsStatus:
             pipe.lindex(keys.RQ_QUEUE.format(name), 0)
         pipe.hget(keys.SCHEDULER_HEARTBEAT, "at")
         pipe.smembers(keys.RQ_WORKERS)
-        *counts, beat, worker_keys = pipe.execute()
+        pipe.exists(keys.RQ_SUSPENDED)
+        *counts, beat, worker_keys, suspended = pipe.execute()
     rows = [counts[i : i + 5] for i in range(0, len(counts), 5)]
     worker_keys = sorted(key.decode() for key in worker_keys)
     with connection.pipeline(transaction=False) as pipe:
@@ -109,4 +111,5 @@ def jobs_status(connection: Redis) -> JobsStatus:
         queues=queues,
         workers=live,
         scheduler_age=round(now - float(beat), 1) if beat else None,
+        suspended=bool(suspended),
     )
