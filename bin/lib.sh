@@ -53,6 +53,8 @@ ensure_venv() {
 ensure_redis_server() {
     command -v redis-server >/dev/null || apt_install redis-server redis-tools
     command -v redis-cli >/dev/null || apt_install redis-tools
+    # The failover test runs real sentinels.
+    command -v redis-sentinel >/dev/null || apt_install redis-sentinel
 }
 
 pg_bindir() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }

@@ -10,6 +10,7 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from worker.connection import connection_config, parse_sentinels
 from worker.registry import QUEUE_NAMES
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -140,6 +141,32 @@ LOW_STOCK_ALERT_EMAILS = env.list("LOW_STOCK_ALERT_EMAILS", default=["warehouse@
 
 # --- Redis and queues -----------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+# Redis Sentinel (high availability): when REDIS_SENTINELS is set it wins over REDIS_URL,
+# for every process and path (worker/connection.py). TLS: REDIS_SSL, certificates checked.
+REDIS_MASTER_NAME = env.str("REDIS_MASTER_NAME", default="")
+REDIS_PASSWORD = env.str("REDIS_PASSWORD", default="")
+REDIS_SENTINEL_PASSWORD = env.str("REDIS_SENTINEL_PASSWORD", default="")
+REDIS_DB = env.int("REDIS_DB", default=0)
+REDIS_SSL = env.bool("REDIS_SSL", default=False)
+REDIS_SSL_CA_CERTS = env.str("REDIS_SSL_CA_CERTS", default="")
+try:
+    REDIS_SENTINELS = parse_sentinels(env.str("REDIS_SENTINELS", default=""))
+    REDIS_CONNECTION = connection_config(
+        url=REDIS_URL,
+        sentinels=REDIS_SENTINELS,
+        master_name=REDIS_MASTER_NAME,
+        password=REDIS_PASSWORD,
+        sentinel_password=REDIS_SENTINEL_PASSWORD,
+        db=REDIS_DB,
+        ssl=REDIS_SSL,
+        ssl_ca_certs=REDIS_SSL_CA_CERTS,
+    )
+except ValueError as error:
+    raise ImproperlyConfigured(str(error)) from None
+# A job enqueued through the outbox leaves it only once this many replicas have it
+# (Redis WAIT), so a failover cannot lose it: 1 with Sentinel, 0 (no wait) otherwise.
+REDIS_WAIT_REPLICAS = env.int("REDIS_WAIT_REPLICAS", default=1 if REDIS_SENTINELS else 0)
+REDIS_WAIT_TIMEOUT_MS = env.int("REDIS_WAIT_TIMEOUT_MS", default=1000)
 
 # Queue name -> weight, for each queue of QUEUE_NAMES (the one list of queues), from
 # WORKER_QUEUES_<NAME>_PRIORITY. A worker listening on all four takes jobs in about
@@ -170,7 +197,7 @@ RQ_FAILURE_TTL = env.int("RQ_FAILURE_TTL", default=7 * 24 * 3600)
 
 RQ_QUEUES = {
     name: {
-        "URL": REDIS_URL,
+        **REDIS_CONNECTION,
         "DEFAULT_TIMEOUT": 300,
         "DEFAULT_RESULT_TTL": RQ_RESULT_TTL,
         # JSON, never pickle: nothing we read back from Redis can run code.

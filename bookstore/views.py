@@ -15,18 +15,15 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from django_prometheus.exports import ExportToDjangoView
 
+from worker.connection import connect
+
 logger = logging.getLogger("bookstore.health")
 
 PROBE_TIMEOUT = 2  # seconds, for each of Redis and the database
 
 
 def _probe_redis() -> redis.Redis:
-    return redis.Redis.from_url(
-        settings.REDIS_URL,
-        socket_timeout=PROBE_TIMEOUT,
-        socket_connect_timeout=PROBE_TIMEOUT,
-        retry_on_timeout=False,
-    )
+    return connect(timeout=PROBE_TIMEOUT)
 
 
 def _database_up() -> bool:

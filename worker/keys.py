@@ -13,6 +13,7 @@ SCHEDULER_LOCK = "bookstore:scheduler:lock"
 SCHEDULER_LAST_FIRE = "bookstore:scheduler:last_fire"
 SCHEDULER_HEARTBEAT = "bookstore:scheduler:heartbeat"
 SCHEDULER_INSTANCE = "bookstore:scheduler:instance:{}"
+OUTBOX_REPLICATED = "bookstore:outbox:replicated"  # written before each WAIT of the outbox
 
 # --- rq's (rq 2.12) ------------------------------------------------------------------------
 RQ_QUEUE = "rq:queue:{}"

@@ -29,7 +29,7 @@ from django.db import DatabaseError, close_old_connections, transaction
 from django.db.models import Count, Min
 from django.utils import timezone
 from redis import Redis
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 from rq.job import JobStatus
 
 from worker import keys
@@ -129,14 +129,39 @@ def _after_commit(batch: uuid.UUID, rows: list[OutboxJob]) -> None:
         else:
             sent = relay(batch=batch)
     except (RedisError, DatabaseError) as error:
+        _unsent.report(error)
+        return
+    logger.debug("outbox: %s jobs sent after commit", sent)
+
+
+class _Unsent:
+    """The fast path's WARNING when a committed transaction's jobs could not be sent:
+    at most one every LOG_EVERY seconds per process, counting the ones in between, so an
+    outage under load is a few lines, not one per request."""
+
+    LOG_EVERY = 10.0  # seconds
+
+    def __init__(self) -> None:
+        self.logged_at = -self.LOG_EVERY
+        self.unlogged = 0
+
+    def report(self, error: Exception) -> None:
+        now = time.monotonic()
+        if now - self.logged_at < self.LOG_EVERY:
+            self.unlogged += 1
+            return
+        since = f" ({self.unlogged} more since the last such line)" if self.unlogged else ""
+        self.logged_at, self.unlogged = now, 0
         logger.warning(
-            "outbox: the jobs of a committed transaction are not in Redis yet (%s: %s); "
+            "outbox: the jobs of a committed transaction are not safely in Redis yet (%s: %s)%s; "
             "run_scheduler's relay will send them",
             type(error).__name__,
             error,
+            since,
         )
-        return
-    logger.debug("outbox: %s jobs sent after commit", sent)
+
+
+_unsent = _Unsent()
 
 
 # --- sending ---------------------------------------------------------------------------
@@ -170,6 +195,7 @@ def send(rows: list[OutboxJob], connection: Redis | None = None) -> int:
     from worker.queues import get_connection, get_queue, job_options
 
     connection = connection or get_connection()
+    wait_for = _replicas.to_wait_for(connection)
     script = connection.register_script(_CREATE_UNIQUE)
     now = timezone.now()
     queues = {}
@@ -206,7 +232,66 @@ def send(rows: list[OutboxJob], connection: Redis | None = None) -> int:
                 ],
                 client=pipe,
             )
-        return sum(pipe.execute())
+        if wait_for:
+            # After this process's writes, on the same connection: WAIT answers once
+            # that many replicas have everything this connection wrote (the SET makes
+            # sure there is a write even when every job already existed).
+            pipe.set(keys.OUTBOX_REPLICATED, now.isoformat())
+            pipe.execute_command("WAIT", wait_for, settings.REDIS_WAIT_TIMEOUT_MS)
+        replies = pipe.execute()
+    if wait_for:
+        acknowledged, replies = replies[-1], replies[:-2]
+        if acknowledged < wait_for:
+            _replicas.forget()  # read the master's replicas again before the next send
+            raise NotReplicated(
+                f"jobs written to the master but confirmed by {acknowledged} of {wait_for} replicas "
+                f"within {settings.REDIS_WAIT_TIMEOUT_MS} ms (WAIT); they stay in the outbox"
+            )
+    return sum(replies)
+
+
+class NotReplicated(RedisError):
+    """The jobs reached the master, but not the replicas asked for in time: their rows
+    stay, and are sent again (creating nothing new) until a replica has them."""
+
+
+class _Replicas:
+    """How many replicas a send waits for: REDIS_WAIT_REPLICAS, or fewer when the master
+    has fewer connected (a master left alone after a failover must not stall every
+    commit for REDIS_WAIT_TIMEOUT_MS; that is logged). Read at most every few seconds."""
+
+    READ_EVERY = 5.0  # seconds
+
+    def __init__(self) -> None:
+        self.connected: int | None = None
+        self.read_at = -self.READ_EVERY
+
+    def forget(self) -> None:
+        self.read_at = -self.READ_EVERY
+
+    def to_wait_for(self, connection: Redis) -> int:
+        wanted = settings.REDIS_WAIT_REPLICAS
+        if wanted <= 0:
+            return 0
+        if time.monotonic() - self.read_at >= self.READ_EVERY:
+            try:
+                connected = int(connection.info("replication").get("connected_slaves", 0))
+            except ResponseError:  # INFO disabled (a managed Redis): wait as configured
+                connected = wanted
+            self.read_at = time.monotonic()
+            if connected < wanted and connected != self.connected:
+                logger.warning(
+                    "outbox: Redis master has %s connected replicas, REDIS_WAIT_REPLICAS is %s: "
+                    "jobs are confirmed by %s until replicas return",
+                    connected,
+                    wanted,
+                    connected,
+                )
+            self.connected = connected
+        return min(wanted, self.connected or 0)
+
+
+_replicas = _Replicas()
 
 
 class Relay:

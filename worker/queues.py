@@ -26,35 +26,22 @@ import django_rq
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
-from django_rq.connection_utils import get_redis_connection
 from redis import Redis
 from rq import Queue
 from rq.exceptions import DuplicateJobError
 from rq.job import JobStatus
 
 from worker import outbox
+from worker.connection import describe, get_connection
 from worker.counters import count_enqueued
 from worker.registry import QUEUE_NAMES, Task, registry
 
 logger = logging.getLogger(__name__)
 
 
-@cache
-def _connection(url: str) -> Redis:
-    # django-rq's factory: rediss:// URLs get TLS with certificate checks required.
-    return get_redis_connection({"URL": url})
-
-
-def get_connection() -> Redis:
-    """The Redis of the queues, one connection pool per process."""
-    return _connection(settings.REDIS_URL)
-
-
 def redis_address(connection: Redis | None = None) -> str:
-    """Where the queues' Redis is, for error messages: host:port/db, never a password."""
-    kwargs = (connection or get_connection()).connection_pool.connection_kwargs
-    where = kwargs.get("path") or f"{kwargs.get('host', '?')}:{kwargs.get('port', '?')}"
-    return f"{where}/{kwargs.get('db', 0)}"
+    """Where the queues' Redis is, for error messages (never a password)."""
+    return describe(connection)
 
 
 def get_queue(name: str) -> Queue:

@@ -1,6 +1,7 @@
 """The transactional outbox, in-process, on the real PostgreSQL and Redis."""
 
 import logging
+import time
 
 import pytest
 from django.db import transaction
@@ -66,8 +67,9 @@ def test_10000_jobs_of_one_transaction_reach_redis_at_commit(redis_conn):
 
 
 def test_redis_down_at_commit_costs_the_caller_nothing_and_the_relay_sends_later(
-    redis_conn, redis_down, caplog
+    redis_conn, redis_down, caplog, monkeypatch
 ):
+    monkeypatch.setattr(outbox, "_unsent", outbox._Unsent())  # no line logged lately
     with caplog.at_level(logging.WARNING, logger="worker.outbox"), transaction.atomic():
         job_id = enqueue("cart:cleanup")  # no exception after commit
     assert [r.levelno for r in caplog.records if r.name == "worker.outbox"] == [logging.WARNING]
@@ -158,3 +160,17 @@ def test_redis_down_outside_a_transaction_is_one_clear_line_naming_redis_without
     errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
     assert len(errors) == 1, errors
     assert f"Redis at 127.0.0.1:{port}/0 unavailable" in errors[0] and "s3cret" not in caplog.text
+
+
+def test_the_fast_path_warning_is_logged_once_per_interval_with_a_count(caplog):
+    unsent = outbox._Unsent()
+    unsent.LOG_EVERY = 0.3
+    with caplog.at_level(logging.WARNING, logger="worker.outbox"):
+        for _ in range(5):
+            unsent.report(ConnectionError("Redis away"))
+        time.sleep(0.35)
+        unsent.report(ConnectionError("Redis away"))
+    lines = [r.getMessage() for r in caplog.records if r.name == "worker.outbox"]
+    assert len(lines) == 2
+    assert "Redis away" in lines[0] and "more since" not in lines[0]
+    assert "(4 more since the last such line)" in lines[1]
