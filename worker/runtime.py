@@ -41,6 +41,7 @@ from rq.worker import SimpleWorker, WorkerStatus
 from typing_extensions import override
 
 from worker import outcome, policy
+from worker.connection import get_connection
 from worker.counters import SUCCESS, count_processed
 from worker.dequeue import WeightedDequeue
 from worker.heartbeats import JobHeartbeats
@@ -115,6 +116,10 @@ class BookstoreWorker(SimpleWorker):
         # Whatever the command line says (django-rq's rqworker passes pickle by default),
         # jobs are JSON: nothing this process reads from Redis can run code when loaded.
         kwargs["serializer"] = JSONSerializer
+        # And Redis is reached through the project's one connection factory, whatever
+        # connection the command built (rqworker-pool rebuilds one in each child from
+        # the parent's pool arguments): worker/connection.py.
+        kwargs["connection"] = get_connection()
         kwargs["job_class"] = RegisteredJob
         kwargs["worker_ttl"] = settings.WORKER_TTL
         kwargs["maintenance_interval"] = settings.WORKER_MAINTENANCE_INTERVAL

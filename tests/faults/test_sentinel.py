@@ -13,7 +13,7 @@ from django.db import transaction
 
 from orders.models import Order, OrderStatusHistory
 from orders.tests.factories import OrderFactory
-from tests.helpers import wait_until
+from tests.helpers import run_manage, wait_until
 from tests.redis_sentinel import MASTER_NAME, SentinelDeployment
 from worker import outbox
 from worker.connection import describe, get_connection
@@ -155,3 +155,67 @@ def test_an_outbox_row_leaves_only_once_a_replica_has_its_job(sentinel_redis, se
     assert master.lrange("rq:queue:low", 0, -1) == [job_id]
     replica = deployment.server(deployment.replica_port)
     wait_until(lambda: replica.lrange("rq:queue:low", 0, -1) == [job_id], timeout=5, what="the replica")
+
+
+def test_every_process_and_path_follows_the_sentinels(sentinel_redis, processes, child_env, client, settings):
+    """django-rq's own rqenqueue and dashboard connection, rqworker-pool, /health and
+    /metrics all reach the master the sentinels name; REDIS_URL (the test Redis) loses."""
+    deployment = sentinel_redis
+    env = {**child_env, **deployment.env}
+    master = deployment.server(deployment.master_port)
+    enqueued = run_manage("rqenqueue", "--queue", "low", "carts.tasks.cleanup_expired_carts", env=env)
+    assert enqueued.returncode == 0, enqueued.stderr
+    assert master.llen("rq:queue:low") == 1
+    dashboard = run_manage(
+        "shell",
+        "--verbosity=0",
+        "-c",
+        "from django_rq.connection_utils import get_connection_by_index as c; "
+        "print(type(c(0).connection_pool).__name__, c(0).info('server')['tcp_port'])",
+        env=env,
+    )
+    assert dashboard.stdout.split() == ["SentinelConnectionPool", str(deployment.master_port)], (
+        dashboard.stderr
+    )
+    processes("rqworker-pool", *ALL_QUEUES, "--num-workers", "2", **deployment.env)
+    wait_until(lambda: master.llen("rq:queue:low") == 0, timeout=30, what="rqworker-pool to take the job")
+    wait_until(
+        lambda: master.hget("bookstore:metrics:processed", "cart:cleanup|success") == "1",
+        timeout=30,
+        what="the job to succeed",
+    )
+    assert client.get("/health").status_code == 200
+    settings.METRICS_TOKEN = "t"
+    metrics = client.get("/metrics", headers={"authorization": "Bearer t"}).content.decode()
+    assert "bookstore_redis_up 1.0" in metrics
+    assert 'bookstore_tasks_processed_total{status="success",task="cart:cleanup"} 1.0' in metrics
+    deployment.kill("master")  # and no failover yet: a 503, not a hang or a 200
+    assert client.get("/health").status_code == 503
+
+
+def test_passwords_and_tls_reach_sentinels_and_redis_and_no_log_shows_them(
+    tmp_path, processes, client, settings
+):
+    deployment = SentinelDeployment(
+        tmp_path, password="pw-master-4Jd8", sentinel_password="pw-sentinel-9Qx2", tls=True
+    ).start()
+    try:
+        settings.REDIS_SENTINELS = deployment.sentinels
+        settings.REDIS_MASTER_NAME = MASTER_NAME
+        settings.REDIS_PASSWORD = deployment.password
+        settings.REDIS_SENTINEL_PASSWORD = deployment.sentinel_password
+        settings.REDIS_SSL, settings.REDIS_SSL_CA_CERTS = True, str(deployment.ca)
+        worker = processes("rqworker", *ALL_QUEUES, **deployment.env)
+        scheduler = processes("run_scheduler", **deployment.env)
+        enqueue("test:stamp", "test:ran", delay=1)  # through the scheduler, then the worker
+        master = deployment.server(deployment.master_port)
+        wait_until(lambda: master.llen("test:ran") == 1, timeout=30, what="the delayed job")
+        assert client.get("/health").status_code == 200
+        for process in (worker, scheduler):
+            output = process.output()
+            assert deployment.password not in output and deployment.sentinel_password not in output
+        # Each secret is needed: without the sentinels' password nothing is reached.
+        settings.REDIS_SENTINEL_PASSWORD = ""
+        assert client.get("/health").status_code == 503
+    finally:
+        deployment.stop()
