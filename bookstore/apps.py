@@ -1,4 +1,15 @@
+from functools import cache
+
 from django.apps import AppConfig
+
+
+@cache
+def job_metrics():
+    """The collector of the job metrics, which live in Redis and are read at each scrape."""
+    from worker.collector import JobMetricsCollector
+    from worker.queues import get_connection
+
+    return JobMetricsCollector(get_connection)
 
 
 class BookstoreConfig(AppConfig):
@@ -10,8 +21,4 @@ class BookstoreConfig(AppConfig):
     def ready(self):
         from prometheus_client import REGISTRY
 
-        from worker.collector import JobMetricsCollector
-        from worker.queues import get_connection
-
-        # The job counts live in Redis; /metrics reads them at each scrape.
-        REGISTRY.register(JobMetricsCollector(get_connection))
+        REGISTRY.register(job_metrics())

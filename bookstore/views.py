@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import os
 
 import redis
 from django.conf import settings
@@ -14,7 +15,10 @@ from django.http import HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from django_prometheus.exports import ExportToDjangoView
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
 
+from bookstore.apps import job_metrics
 from worker.connection import connect
 
 logger = logging.getLogger("bookstore.health")
@@ -115,7 +119,14 @@ def metrics(request):
         given = request.headers.get("Authorization", "")
         if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
             return HttpResponse("Unauthorized\n", status=401, content_type="text/plain")
-    return ExportToDjangoView(request)
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return ExportToDjangoView(request)  # one process: its own registry
+    # Under gunicorn (bookstore/gunicorn_conf.py): every worker's samples, added up, and
+    # the job metrics, which live in Redis.
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry)
+    registry.register(job_metrics())
+    return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
 
 
 def not_found(request, *args, **kwargs):

@@ -48,6 +48,16 @@ def test_metrics_carry_requests_database_and_queue_depth(
     assert value(text, "bookstore_queue_jobs", queue="low", status="queued") == 3
     assert value(text, "bookstore_tasks_enqueued_total", task="cart:cleanup", queue="low") == 3
     assert value(text, "bookstore_workers") == 0
+    assert value(text, "bookstore_scheduler_heartbeat_age_seconds") == float("inf")  # never seen
+
+
+def test_metrics_give_the_scheduler_heartbeats_age(client, redis_conn):
+    import time
+
+    from worker.keys import SCHEDULER_HEARTBEAT
+
+    redis_conn.hset(SCHEDULER_HEARTBEAT, mapping={"at": time.time() - 42, "leader": "test"})
+    assert 41 <= value(scrape(client), "bookstore_scheduler_heartbeat_age_seconds") <= 45
 
 
 @pytest.mark.slow

@@ -16,6 +16,7 @@ process on every host keeps in Redis (``worker/counters.py``), and the queues' s
 from __future__ import annotations
 
 import logging
+import math
 
 from django.db import DatabaseError
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
@@ -36,6 +37,9 @@ def _split(raw: dict) -> list[tuple[str, str, float]]:
         first, second = field.decode().split("|", 1)
         rows.append((first, second, float(value)))
     return rows
+
+
+SCHEDULER_AGE_HELP = "Seconds since the leading run_scheduler's last heartbeat (+Inf: never seen)"
 
 
 class JobMetricsCollector:
@@ -63,6 +67,7 @@ class JobMetricsCollector:
             "bookstore_queue_oldest_seconds", "Age of the oldest queued job (0 when empty)", labels=["queue"]
         )
         yield GaugeMetricFamily("bookstore_workers_suspended", "1 while rqsuspend holds every worker")
+        yield GaugeMetricFamily("bookstore_scheduler_heartbeat_age_seconds", SCHEDULER_AGE_HELP)
         yield GaugeMetricFamily("bookstore_redis_up", "1 if Redis answered this scrape, else 0")
         yield GaugeMetricFamily("bookstore_outbox_pending", "Jobs in the outbox, not yet in Redis")
         yield GaugeMetricFamily("bookstore_outbox_oldest_seconds", "Age of the oldest job in the outbox")
@@ -145,4 +150,9 @@ class JobMetricsCollector:
             "bookstore_workers_suspended",
             "1 while rqsuspend holds every worker",
             value=int(status.suspended),
+        )
+        yield GaugeMetricFamily(
+            "bookstore_scheduler_heartbeat_age_seconds",
+            SCHEDULER_AGE_HELP,
+            value=status.scheduler_age if status.scheduler_age is not None else math.inf,
         )
