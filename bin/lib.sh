@@ -1,7 +1,12 @@
 # Shared by bin/run and bin/test: install what is missing, start throwaway servers.
 # Sourced, not executed. Everything it starts lives under $RUN_DIR.
 
-log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+# Bold only on a terminal: no escape codes in files and CI logs.
+if [ -t 2 ]; then
+    log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+else
+    log() { printf '==> %s\n' "$*" >&2; }
+fi
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -18,34 +23,51 @@ apt_install() {
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
 
+# The Pythons the project is tested on (pyproject.toml's requires-python says >=3.11).
+TESTED_PYTHONS="3.11 3.12 3.13"
+
 ensure_python() {
     PYTHON=${PYTHON:-python3}
     command -v "$PYTHON" >/dev/null || apt_install python3 python3-venv python3-pip
-    "$PYTHON" -c 'import sys; assert sys.version_info[:2] == (3, 11), sys.version' 2>/dev/null \
-        || die "$PYTHON is not Python 3.11 (Django 5.2 LTS with the tested dependency set); set PYTHON=/path/to/python3.11"
+    "$PYTHON" -c 'import sys; assert (3, 11) <= sys.version_info[:2] <= (3, 13), sys.version' 2>/dev/null \
+        || die "$PYTHON is not Python 3.11, 3.12 or 3.13 (the versions tested with Django 5.2 LTS); set PYTHON=/path/to/python3.x"
     "$PYTHON" -c 'import ensurepip, venv' 2>/dev/null || apt_install python3-venv
 }
 
-# Creates .venv and installs the project (with the dev extra when asked), only when
-# pyproject.toml changed since the last install.
+# python_for VERSION: the path of an installed python VERSION (on PATH or under pyenv),
+# or nothing.
+python_for() {
+    local candidate
+    for candidate in "python$1" "${PYENV_ROOT:-$HOME/.pyenv}"/versions/"$1".*/bin/python"$1"; do
+        if command -v "$candidate" >/dev/null 2>&1 && "$candidate" -c 'import venv' >/dev/null 2>&1; then
+            command -v "$candidate"
+            return 0
+        fi
+    done
+    return 0
+}
+
+# ensure_venv EXTRA [DIR [PYTHON]]: creates DIR (.venv) with PYTHON ($PYTHON, python3)
+# and installs the project (with the dev extra when asked), only when pyproject.toml
+# changed since the last install.
 ensure_venv() {
-    local extra=$1
-    ensure_python
-    [ -x .venv/bin/python ] || { log "creating .venv"; "$PYTHON" -m venv .venv; }
+    local extra=$1 dir=${2:-.venv} python=${3:-}
+    if [ -z "$python" ]; then ensure_python; python=$PYTHON; fi
+    [ -x "$dir/bin/python" ] || { log "creating $dir ($("$python" --version))"; "$python" -m venv "$dir"; }
     local hash stamp
     hash=$(sha1sum pyproject.toml | cut -c1-12)
-    stamp=".venv/.installed-$extra-$hash"
+    stamp="$dir/.installed-$extra-$hash"
     # The dev install holds everything the run install does.
-    [ "$extra" = run ] && [ -f ".venv/.installed-dev-$hash" ] && return 0
+    [ "$extra" = run ] && [ -f "$dir/.installed-dev-$hash" ] && return 0
     if [ ! -f "$stamp" ]; then
-        log "installing the project into .venv ($extra)"
-        .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
+        log "installing the project into $dir ($extra)"
+        "$dir/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip
         if [ "$extra" = dev ]; then
-            .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+            "$dir/bin/python" -m pip install -q --disable-pip-version-check -e '.[dev]'
         else
-            .venv/bin/python -m pip install -q --disable-pip-version-check -e .
+            "$dir/bin/python" -m pip install -q --disable-pip-version-check -e .
         fi
-        rm -f .venv/.installed-"$extra"-*
+        rm -f "$dir"/.installed-"$extra"-*
         touch "$stamp"
     fi
 }

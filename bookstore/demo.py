@@ -10,11 +10,12 @@ from __future__ import annotations
 import random
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from decimal import Decimal
 from itertools import pairwise
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.db import transaction
@@ -23,6 +24,10 @@ from django.utils import timezone
 from carts.models import Cart, CartItem
 from inventory.models import Book, Warehouse, WarehouseInventory
 from orders.models import Order, OrderItem, OrderStatus, OrderStatusHistory, PaymentMethod
+from orders.services import order_schedule_cod_confirm
+from worker.queues import TaskCall, enqueue_many
+from worker.schedule import get_schedule
+from worker.scheduler import due_ticks
 
 DEMO_STAFF_USERNAME = "staff"
 DEMO_STAFF_PASSWORD = "bookstore-demo"  # a demo login printed by the run command, not a secret
@@ -36,6 +41,7 @@ DEMO_WAREHOUSES = [
 DEMO_MARKER_CODE = "HCM"
 BATCH_SIZE = 5000
 DAYS = 30
+FRESH_COD_ORDERS = 5  # pending COD orders placed just before the seed, to confirm in the demo
 
 _TITLE_WORDS_A = ["Silent", "Golden", "Hidden", "Last", "Northern", "Paper", "Quiet", "Red", "Salt", "Winter"]
 _TITLE_WORDS_B = [
@@ -178,11 +184,32 @@ def demo_seed(
                 CartItem,
                 [CartItem(cart=cart, book=rng.choice(books), quantity=rng.randint(1, 3)) for cart in carts],
             )
+        awaiting_confirmation = []
         for batch in _batched(_orders(rng, customers, books, size.orders, now), BATCH_SIZE // 5):
-            write(Order, [order for order, _, _ in batch])
+            orders = write(Order, [order for order, _, _ in batch])
             write(OrderItem, [item for _, items, _ in batch for item in items])
             write(OrderStatusHistory, [row for _, _, history in batch for row in history])
+            awaiting_confirmation += [
+                order
+                for order in orders
+                if order.payment_method == PaymentMethod.COD and order.status == OrderStatus.PENDING
+            ]
+        _schedule_jobs(awaiting_confirmation, now)
     return DemoResult(seeded=True, counts=counts)
+
+
+def _schedule_jobs(awaiting_confirmation: list[Order], now) -> None:
+    """The jobs a store with this past would have: the confirmations of the COD orders
+    placed in the last COD_AUTO_CONFIRM_DELAY seconds, and the daily statistics of every
+    seeded day, under the scheduler's own job ids (so its first-start catch-up adds none).
+    In the seed's transaction: they reach Redis with its commit (the outbox)."""
+    for order in awaiting_confirmation:
+        order_schedule_cod_confirm(order_id=order.id, placed_at=order.created_at)
+    stats = next(entry for entry in get_schedule() if entry.task == "stats:daily")
+    ticks = due_ticks(replace(stats, max_catch_up=DAYS), None, now)
+    enqueue_many(
+        [TaskCall(stats.task, kwargs=stats.arguments(tick), job_id=stats.job_id(tick)) for tick in ticks]
+    )
 
 
 def demo_total_rows(scale: int) -> int:
@@ -252,16 +279,29 @@ def _orders(rng: random.Random, customers: list, books: list[Book], count: int, 
     """Yields (order, items, status history) with money that adds up and a history that
     follows the status graph from ``pending`` to the order's status."""
     methods = list(PaymentMethod.values)
-    for _ in range(count):
+    cod_delay = settings.COD_AUTO_CONFIRM_DELAY
+    for number in range(count):
         created = now - timedelta(seconds=rng.randint(0, DAYS * 86400))
         age_days = (now - created).total_seconds() / 86400
         weights = _STATUS_WEIGHTS_RECENT if age_days < 2 else _STATUS_WEIGHTS_OLD
         status = rng.choices(list(weights), weights=list(weights.values()))[0]
+        method = rng.choice(methods)
+        if number < FRESH_COD_ORDERS:
+            # Placed in the last moments: they confirm themselves during the demo's first
+            # minutes, as any COD order does COD_AUTO_CONFIRM_DELAY after it is placed.
+            created = now - timedelta(seconds=cod_delay * (number + 1) / (FRESH_COD_ORDERS + 2))
+            status, method = OrderStatus.PENDING, PaymentMethod.COD
+        elif (
+            status == OrderStatus.PENDING
+            and method == PaymentMethod.COD
+            and now - created > timedelta(seconds=cod_delay)
+        ):
+            status = OrderStatus.CONFIRMED  # it confirmed itself long ago
         order = Order(
             id=uuid.UUID(int=rng.getrandbits(128), version=4),
             user=rng.choice(customers),
             status=status,
-            payment_method=rng.choice(methods),
+            payment_method=method,
             created_at=created,
         )
         items = [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import uuid
 from dataclasses import dataclass
@@ -137,12 +138,19 @@ def order_place(
             order=order, old_status="", new_status=OrderStatus.PENDING, note="Order placed"
         )
         if payment_method == PaymentMethod.COD:
-            enqueue(
-                "order:update_status",
-                str(order.id),
-                OrderStatus.CONFIRMED,
-                COD_AUTO_CONFIRM_NOTE,
-                delay=settings.COD_AUTO_CONFIRM_DELAY,
-                job_id=f"cod-confirm-{order.id}",
-            )
+            order_schedule_cod_confirm(order_id=order.id, placed_at=timezone.now())
     return order
+
+
+def order_schedule_cod_confirm(*, order_id: uuid.UUID, placed_at: dt.datetime) -> str:
+    """Enqueues the automatic confirmation of a cash-on-delivery order,
+    ``COD_AUTO_CONFIRM_DELAY`` seconds after ``placed_at``, under a fixed job id: once per
+    order, however often it is asked. Inside a transaction it goes out with the commit."""
+    return enqueue(
+        "order:update_status",
+        str(order_id),
+        OrderStatus.CONFIRMED,
+        COD_AUTO_CONFIRM_NOTE,
+        at=placed_at + dt.timedelta(seconds=settings.COD_AUTO_CONFIRM_DELAY),
+        job_id=f"cod-confirm-{order_id}",
+    )

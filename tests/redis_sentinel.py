@@ -84,9 +84,11 @@ class SentinelDeployment:
             config = self.directory / f"sentinel-{number}.conf"
             config.write_text("\n".join(lines) + "\n")
             self._spawn(f"sentinel-{number}", ["redis-sentinel", str(config)])
-        wait_until(
-            self._ready, timeout=30, interval=0.2, what="the sentinels to see the replica and each other"
-        )
+        try:
+            wait_until(self._ready, timeout=30, what="the sentinels to see the replica and each other")
+        except BaseException:
+            self.stop()  # nothing left running when the set-up fails
+            raise
         return self
 
     def stop(self) -> None:

@@ -1,4 +1,4 @@
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -97,3 +97,32 @@ def test_seed_demo_refuses_a_scale_below_one():
     with pytest.raises(CommandError, match="--scale must be at least 1"):
         call_command("seed_demo", scale=0, verbosity=0)
     assert _store_counts() == (0, 0, 0, 0)
+
+
+def test_the_seed_leaves_the_jobs_its_past_implies(settings):
+    """Pending COD orders are the ones placed within COD_AUTO_CONFIRM_DELAY, each with its
+    confirmation due then; every seeded day has its statistics job, under the scheduler's
+    ids; all written with the seed (the outbox), to reach Redis with its commit."""
+    from worker.models import OutboxJob
+
+    settings.COD_AUTO_CONFIRM_DELAY = 120
+    demo_seed(size=DemoSize(books=30, users=40, carts=50, orders=300))
+    now = timezone.now()
+    pending_cod = Order.objects.filter(status=OrderStatus.PENDING, payment_method=PaymentMethod.COD)
+    assert pending_cod.count() == 5
+    assert not pending_cod.filter(created_at__lt=now - timedelta(seconds=120)).exists()
+    confirmations = {row.job_id: row for row in OutboxJob.objects.filter(job_id__startswith="cod-confirm-")}
+    assert set(confirmations) == {f"cod-confirm-{order.id}" for order in pending_cod}
+    for order in pending_cod:
+        row = confirmations[f"cod-confirm-{order.id}"]
+        assert row.task == "order:update_status" and row.args[:2] == [str(order.id), "confirmed"]
+        assert row.run_at == order.created_at + timedelta(seconds=120)
+        assert now < row.run_at <= now + timedelta(seconds=120)  # during the demo's first minutes
+    stats_days = sorted(
+        row.kwargs["date"] for row in OutboxJob.objects.filter(task="stats:daily", job_id__startswith="sched-")
+    )
+    # 30 consecutive days up to the last one the nightly run has done (yesterday, or the
+    # day before between midnight and its 01:00 run).
+    last = date.fromisoformat(stats_days[-1])
+    assert stats_days == [(last - timedelta(days=n)).isoformat() for n in range(29, -1, -1)]
+    assert timezone.localdate() - timedelta(days=2) <= last < timezone.localdate()

@@ -70,14 +70,17 @@ class Fire:
 
 
 def due_ticks(entry: Entry, last: dt.datetime | None, now: dt.datetime) -> list[dt.datetime]:
-    """The ticks of ``entry`` in (last, now] to fire now, per its catch-up policy."""
+    """The ticks of ``entry`` in (last, now] to fire now, per its catch-up policy.
+
+    A first start (no tick ever fired) counts as a downtime since CRON_LOOKBACK ago: the
+    latest past tick fires (the hourly low-stock check runs at once, not an hour later),
+    and an entry that catches up each tick fires its last ``max_catch_up`` (the daily
+    statistics of the last STATS_CATCH_UP_DAYS days)."""
     if entry.every is not None:
         latest = dt.datetime.fromtimestamp(now.timestamp() // entry.every * entry.every, tz=dt.UTC)
         return [latest] if last is None or latest > last else []
-    if last is None:
-        return []  # a new entry starts with its next tick, not a past one
     local_now = timezone.localtime(now)
-    start = timezone.localtime(max(last, now - CRON_LOOKBACK))
+    start = timezone.localtime(now - CRON_LOOKBACK if last is None else max(last, now - CRON_LOOKBACK))
     ticks = []
     for tick in croniter(entry.cron, start, ret_type=dt.datetime):
         if tick > local_now:

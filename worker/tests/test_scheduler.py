@@ -69,21 +69,37 @@ def test_stats_catch_up_stops_at_stats_catch_up_days(redis_conn, settings):
     ]
 
 
-def test_a_first_start_fires_no_past_cron_tick(redis_conn):
+def test_a_first_start_fires_the_latest_past_ticks_and_catches_up_the_statistics(redis_conn, settings):
+    settings.STATS_CATCH_UP_DAYS = 7
     sched = scheduler(redis_conn)
-    fires = sched.run_once(at("2026-11-22T12:00:03+07:00"))
-    assert fired_tasks(fires) == {"order:check_pending": 1}
+    fires = sched.run_once(at("2026-11-22T12:20:03+07:00"))
+    assert fired_tasks(fires) == {
+        "order:check_pending": 1,
+        "cart:cleanup": 1,  # the 12:20 tick
+        "inventory:check_low_stock": 1,  # the 12:00 tick: at start, not at 13:00
+        "stats:daily": 7,  # 2026-11-15 .. 2026-11-21
+    }
+    stats_days = sorted(
+        Job.fetch(f.job_id, connection=redis_conn, serializer=JSONSerializer).kwargs["date"]
+        for f in fires
+        if f.entry.key == "stats-daily"
+    )
+    assert stats_days == [f"2026-11-{day}" for day in range(15, 22)]
+    # Then each entry goes on from its own last tick: nothing again before the next one.
+    assert fired_tasks(sched.run_once(at("2026-11-22T12:25:00+07:00"))) == {"order:check_pending": 1}
     fires = sched.run_once(at("2026-11-22T13:00:00.5+07:00"))
     assert {"inventory:check_low_stock", "cart:cleanup"} <= set(fired_tasks(fires))
 
 
 def test_a_tick_is_enqueued_once_even_if_fired_again(redis_conn):
     sched = scheduler(redis_conn)
-    sched.run_once(at("2026-11-22T12:00:00+07:00"))
-    redis_conn.delete(LAST_FIRE_KEY)  # as if the record were lost: the unique id still holds
+    first = sched.run_once(at("2026-11-22T12:00:00+07:00"))
+    counts = {name: get_queue(name).count for name in ("default", "low")}
+    redis_conn.delete(LAST_FIRE_KEY)  # as if the record were lost: the unique ids still hold
     again = sched.run_once(at("2026-11-22T12:00:04+07:00"))
-    assert [f.enqueued for f in again] == [False]
-    assert get_queue("default").count == 1
+    assert sorted(f.job_id for f in again) == sorted(f.job_id for f in first)
+    assert not any(f.enqueued for f in again)
+    assert {name: get_queue(name).count for name in ("default", "low")} == counts
 
 
 def test_only_the_lock_holder_fires_and_a_standby_takes_over_on_release(redis_conn):
