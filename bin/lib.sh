@@ -9,6 +9,15 @@ else
 fi
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
+# load_env_file FILE: exports each KEY=value line (no shell expansion, # comments skipped).
+load_env_file() {
+    local key value
+    while IFS='=' read -r key value; do
+        case "$key" in '' | '#'*) continue ;; esac
+        export "$key=$value"
+    done <"$1"
+}
+
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 APT_UPDATED=""

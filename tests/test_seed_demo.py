@@ -119,7 +119,8 @@ def test_the_seed_leaves_the_jobs_its_past_implies(settings):
         assert row.run_at == order.created_at + timedelta(seconds=120)
         assert now < row.run_at <= now + timedelta(seconds=120)  # during the demo's first minutes
     stats_days = sorted(
-        row.kwargs["date"] for row in OutboxJob.objects.filter(task="stats:daily", job_id__startswith="sched-")
+        row.kwargs["date"]
+        for row in OutboxJob.objects.filter(task="stats:daily", job_id__startswith="sched-")
     )
     # 30 consecutive days up to the last one the nightly run has done (yesterday, or the
     # day before between midnight and its 01:00 run).
