@@ -404,3 +404,21 @@ def test_a_posted_status_customer_or_payment_method_is_ignored(staff_client):
     fresh = Order.objects.get(pk=order.pk)
     assert (fresh.status, fresh.user, fresh.payment_method) == ("pending", order.user, order.payment_method)
     assert history(fresh) == []
+
+
+@pytest.mark.parametrize("who", ["anonymous", "customer"])
+def test_strangers_are_sent_to_the_login_page_and_change_nothing(client, who):
+    if who == "customer":
+        client.force_login(UserFactory())
+    order = order_at("pending")
+    book = BookFactory()
+    attempts = [
+        (PLACE_URL, place_data(user=order.user.pk, lines=[(book.pk, 1)])),
+        (status_url(order), {"new_status": "cancelled"}),
+        (CHANGELIST_URL, {"action": "cancel", "_selected_action": [str(order.pk)]}),
+    ]
+    for url, data in attempts:
+        response = client.post(url, data)
+        assert response.status_code == 302 and response["Location"].startswith("/admin/login/"), url
+    assert list(Order.objects.values_list("pk", "status")) == [(order.pk, "pending")]
+    assert history(order) == []
