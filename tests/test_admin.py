@@ -148,3 +148,26 @@ def test_the_statistics_page_charts_the_rows_of_the_window(staff_client):
     body90 = staff_client.get(reverse("admin:stats_dailystatistics_changelist") + "?days=90").content.decode()
     assert len(re.findall(r'class="revenue-point"', body90)) == 4
     assert 'id="top-books"' in body
+
+
+def test_the_queue_dashboard_shows_run_scheduler_its_leader_and_fires(staff_client, redis_conn):
+    """django-rq's page says its "cron schedulers" are rq's own, and shows ours: the
+    leading run_scheduler, each entry's last tick fired and its next one."""
+    import time
+
+    from worker.keys import SCHEDULER_HEARTBEAT, SCHEDULER_LAST_FIRE
+
+    redis_conn.hset(SCHEDULER_HEARTBEAT, mapping={"at": time.time() - 3, "leader": "web1-4242-abc123"})
+    redis_conn.hset(SCHEDULER_LAST_FIRE, "stats-daily", 1764525600)  # 2025-12-01 01:00 +07
+    body = staff_client.get("/django-rq/").content.decode()
+    assert 'id="scheduling-note"' in body and "rq's own cron scheduler" in body
+    assert 'id="jobs-panel"' in body
+    assert "web1-4242-abc123 leads" in body
+    stats_row = next(
+        row for row in body.split('<tr class="jobs-entry">') if row.startswith("<th>stats:daily")
+    )
+    assert "2025-12-01 01:00:00 ·" in stats_row
+    cleanup_row = next(
+        row for row in body.split('<tr class="jobs-entry">') if row.startswith("<th>cart:cleanup")
+    )
+    assert "<td>never ·" in cleanup_row

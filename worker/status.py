@@ -37,6 +37,7 @@ class JobsStatus:
     workers: int
     scheduler_age: float | None
     suspended: bool = False  # rqsuspend in force
+    scheduler_leader: str | None = None  # the leading run_scheduler's name (host-pid-id)
 
     @property
     def failed(self) -> int:
@@ -75,10 +76,10 @@ def jobs_status(connection: Redis) -> JobsStatus:
             pipe.zcard(keys.RQ_SCHEDULED.format(name))
             pipe.zcard(keys.RQ_FAILED.format(name))
             pipe.lindex(keys.RQ_QUEUE.format(name), 0)
-        pipe.hget(keys.SCHEDULER_HEARTBEAT, "at")
+        pipe.hmget(keys.SCHEDULER_HEARTBEAT, "at", "leader")
         pipe.smembers(keys.RQ_WORKERS)
         pipe.exists(keys.RQ_SUSPENDED)
-        *counts, beat, worker_keys, suspended = pipe.execute()
+        *counts, (beat, leader), worker_keys, suspended = pipe.execute()
     rows = [counts[i : i + 5] for i in range(0, len(counts), 5)]
     worker_keys = sorted(key.decode() for key in worker_keys)
     with connection.pipeline(transaction=False) as pipe:
@@ -112,4 +113,5 @@ def jobs_status(connection: Redis) -> JobsStatus:
         workers=live,
         scheduler_age=round(now - float(beat), 1) if beat else None,
         suspended=bool(suspended),
+        scheduler_leader=leader.decode() if leader else None,
     )

@@ -1,5 +1,6 @@
 """The admin index's "Background jobs" panel."""
 
+import datetime as dt
 import logging
 
 from django import template
@@ -16,7 +17,7 @@ def jobs_panel() -> dict:
     from worker.outbox import pending
     from worker.queues import get_connection
     from worker.schedule import get_schedule
-    from worker.scheduler import next_tick
+    from worker.scheduler import LAST_FIRE_KEY, next_tick
     from worker.status import jobs_status
 
     try:
@@ -25,13 +26,22 @@ def jobs_panel() -> dict:
         logger.exception("jobs panel: outbox unreadable")
         outbox = None
     now = timezone.now()
-    schedule = [
-        {"task": e.task, "when": e.description, "next": timezone.localtime(next_tick(e, now))}
-        for e in get_schedule()
-    ]
     try:
-        status = jobs_status(get_connection())
+        connection = get_connection()
+        status = jobs_status(connection)
+        last = {key.decode(): float(value) for key, value in connection.hgetall(LAST_FIRE_KEY).items()}
     except Exception:
         logger.exception("jobs panel: Redis unreachable")
-        return {"redis_down": True, "schedule": schedule, "outbox": outbox}
-    return {"redis_down": False, "status": status, "schedule": schedule, "outbox": outbox}
+        status, last = None, {}
+    schedule = [
+        {
+            "task": e.task,
+            "when": e.description,
+            "last": timezone.localtime(dt.datetime.fromtimestamp(last[e.key], tz=dt.UTC))
+            if e.key in last
+            else None,
+            "next": timezone.localtime(next_tick(e, now)),
+        }
+        for e in get_schedule()
+    ]
+    return {"redis_down": status is None, "status": status, "schedule": schedule, "outbox": outbox}
