@@ -10,10 +10,12 @@ test:           ## install, start throwaway PostgreSQL and Redis, lint, run ever
 test-quick:     ## the same without the slow real-process tests
 	bin/test -m 'not slow'
 
-lint:
+lint:           ## ruff (lint and format check); installs the dev tools into .venv if bin/run made it
+	bash -c '. bin/lib.sh && ensure_venv dev'
 	.venv/bin/ruff check . && .venv/bin/ruff format --check .
 
 format:
+	bash -c '. bin/lib.sh && ensure_venv dev'
 	.venv/bin/ruff check --fix . && .venv/bin/ruff format .
 
 bench:          ## benchmarks under bench/ (see docs/performance.md)

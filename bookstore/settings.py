@@ -171,7 +171,7 @@ REDIS_WAIT_TIMEOUT_MS = env.int("REDIS_WAIT_TIMEOUT_MS", default=1000)
 
 # Queue name -> weight, for each queue of QUEUE_NAMES (the one list of queues), from
 # WORKER_QUEUES_<NAME>_PRIORITY. A worker listening on all four takes jobs in about
-# these proportions, 10:5:3:1 by default, so ``low`` never starves (DESIGN.md, Queues).
+# these proportions, 10:5:3:1 by default, so ``low`` never starves (docs/design.md, Queues).
 WORKER_QUEUE_WEIGHTS = {
     name: env.int(f"WORKER_QUEUES_{name.upper()}_PRIORITY", default=weight)
     for name, weight in zip(QUEUE_NAMES, (10, 5, 3, 1), strict=True)

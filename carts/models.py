@@ -9,7 +9,7 @@ from django.utils import timezone
 
 
 def expired_at(now: dt.datetime) -> Q:
-    """Carts expired at ``now``: their ``expires_at`` has come (DESIGN.md, cart:cleanup)."""
+    """Carts expired at ``now``: their ``expires_at`` has come (docs/design.md, cart:cleanup)."""
     return Q(expires_at__lte=now)
 
 

@@ -45,7 +45,7 @@ class Warehouse(models.Model):
 # The largest stock the quantity column holds: it is a PostgreSQL ``integer`` (32 bits).
 STOCK_QUANTITY_MAX = 2**31 - 1
 
-# The stock level of a low-stock row (DESIGN.md, inventory:check_low_stock): some left,
+# The stock level of a low-stock row (docs/design.md, inventory:check_low_stock): some left,
 # at most the threshold. An empty shelf is not low stock. Also the partial index's
 # condition, so the check's query reads that small index.
 LOW_STOCK_LEVEL = Q(quantity__gt=0, quantity__lte=F("alert_threshold"))

@@ -22,7 +22,7 @@ class PaymentMethod(models.TextChoices):
     MOMO = "momo", "MoMo"
 
 
-# The order-status graph (DESIGN.md, Order status): every change not listed is refused.
+# The order-status graph (docs/design.md, Order status): every change not listed is refused.
 ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
     OrderStatus.PENDING: frozenset({OrderStatus.CONFIRMED, OrderStatus.CANCELLED}),
     OrderStatus.CONFIRMED: frozenset({OrderStatus.PROCESSING, OrderStatus.CANCELLED}),

@@ -5,7 +5,7 @@ from django.utils import timezone
 
 
 class DailyStatistics(models.Model):
-    """One row per local calendar day; definitions in DESIGN.md, Daily statistics."""
+    """One row per local calendar day; definitions in docs/design.md, Daily statistics."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     date = models.DateField(unique=True)

@@ -1,4 +1,4 @@
-"""The daily figures, computed in a handful of SQL aggregates (DESIGN.md, Daily statistics)."""
+"""The daily figures, computed in a handful of SQL aggregates (docs/design.md, Daily statistics)."""
 
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ from rq import Retry
 
 from worker.exceptions import PermanentTaskError
 
-# Seconds before each retry: 1, 2, 4, 8, 16 (DESIGN.md, Tasks).
+# Seconds before each retry: 1, 2, 4, 8, 16 (docs/design.md, Tasks).
 BACKOFF_SECONDS = (1, 2, 4, 8, 16)
 QUEUE_NAMES = ("critical", "high", "default", "low")
 

@@ -8,7 +8,7 @@ from worker.dequeue import weighted_order
 from worker.registry import Task, TaskRegistry, registry
 
 DESIGN_TABLE = {
-    # name: (function, queue, max retries, timeout) — DESIGN.md, Tasks
+    # name: (function, queue, max retries, timeout) — docs/design.md, Tasks
     "cart:cleanup": ("carts.tasks.cleanup_expired_carts", "low", 1, 60),
     "order:update_status": ("orders.tasks.update_order_status", "default", 3, 30),
     "order:check_pending": ("orders.tasks.check_pending_orders", "default", 0, 30),
