@@ -6,6 +6,7 @@ it has settled, and Ctrl-C stops every process it started, each cleanly."""
 import os
 import re
 import signal
+import socket
 import sqlite3
 import subprocess
 import time
@@ -56,6 +57,8 @@ def test_run_shows_the_system_at_work_on_a_fresh_clone_and_stops_cleanly_on_ctrl
         DATABASE_URL=None,  # the embedded default: SQLite in the clone
         RUN_DIR=None,
         WEB_PORT=str(port),
+        BIND="0.0.0.0",  # every interface: the site must answer to this machine's names too
+        ALLOWED_HOSTS=None,
         REDIS_URL=None,  # bin/run starts a Redis of its own, and stops it on Ctrl-C
         BOOKSTORE_REDIS_PORT=str(free_port()),
         SECRET_KEY=None,
@@ -77,6 +80,11 @@ def test_run_shows_the_system_at_work_on_a_fresh_clone_and_stops_cleanly_on_ctrl
         with httpx.Client(base_url=base, follow_redirects=False, timeout=10) as client:
             wait_until(lambda: _answers(client), timeout=SHOWN_WITHIN, what="the admin login page")
             _login(client)
+            # The banner's own address, and the machine's name, are allowed hosts.
+            banner = re.search(r"admin \(staff\)\s+(http://\S+)/admin/", log_path.read_text()).group(1)
+            assert httpx.get(f"{banner}/admin/login/", timeout=10).status_code == 200
+            named = client.get("/admin/login/", headers={"Host": f"{socket.gethostname()}:{port}"})
+            assert named.status_code == 200
             remaining = SHOWN_WITHIN - (time.monotonic() - started)
             wait_until(
                 lambda: _count(client, "/admin/stats/dailystatistics/", "daily statistics") >= 28,
