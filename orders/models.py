@@ -45,6 +45,9 @@ class Order(models.Model):
     total = models.DecimalField(max_digits=12, decimal_places=2, default=0)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
+    # When order:check_pending first logged this order as stale: the durable "already
+    # reported" mark that makes each stale order reported once (orders/services.py).
+    stale_reported_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at"]
