@@ -14,6 +14,7 @@ from django.db import transaction
 from django.db.models import Prefetch
 from django.utils import timezone
 from django.utils.timesince import timesince
+from django.utils.translation import ngettext
 
 from inventory.models import Book
 from orders.exceptions import ForbiddenStatusChange, InvalidOrderId, OrderNotFound, UnknownOrderStatus
@@ -226,7 +227,11 @@ def pending_orders_report(*, at: dt.datetime | None = None, log_context: dict | 
         oldest_age_seconds=int((now - oldest).total_seconds()) if oldest else None,
     )
     pending_logger.info(
-        "%s pending orders, oldest pending for %s; %s stale, %s newly stale",
+        ngettext(
+            "%s pending order, oldest pending for %s; %s stale, %s newly stale",
+            "%s pending orders, oldest pending for %s; %s stale, %s newly stale",
+            report.pending,
+        ),
         report.pending,
         timesince(oldest, now) if oldest else "-",
         report.stale,

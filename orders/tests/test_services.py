@@ -304,6 +304,15 @@ def test_pending_orders_and_their_items_are_detailed_at_debug(caplog):
     assert any("item of" in m and str(order.id) in m for m in messages)
 
 
+def test_the_summary_of_one_pending_order_says_order(caplog):
+    OrderFactory(created_at=timezone.now() - dt.timedelta(minutes=5))
+    with caplog.at_level(logging.INFO, logger="orders.pending"):
+        pending_orders_report()
+    assert (
+        pending_lines(caplog)[-1].getMessage().startswith("1 pending order, oldest pending for 5\xa0minutes;")
+    )
+
+
 def test_no_pending_orders_counts_zero(caplog):
     with caplog.at_level(logging.INFO, logger="orders.pending"):
         report = pending_orders_report()

@@ -190,6 +190,14 @@ def test_backfill_computes_each_day_inline(capsys):
     assert "3 days" in capsys.readouterr().out
 
 
+def test_backfill_of_one_day_says_day(capsys, redis_conn, django_capture_on_commit_callbacks):
+    call_command("backfill_daily_stats", "--from", "2026-11-20", "--to", "2026-11-20", verbosity=0)
+    assert "Computed the statistics of 1 day, 2026-11-20 to 2026-11-20." in capsys.readouterr().out
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("backfill_daily_stats", "--from", "2026-11-20", "--to", "2026-11-20", "--enqueue")
+    assert "Enqueued 1 stats:daily job, 2026-11-20" in capsys.readouterr().out
+
+
 def test_backfill_can_enqueue_one_job_per_day(redis_conn, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         call_command(
