@@ -54,6 +54,13 @@ class Order(models.Model):
         indexes = [
             models.Index(fields=["created_at"], name="order_created_at_idx"),
             models.Index(fields=["status", "created_at"], name="order_status_created_idx"),
+            # The pending-order check's claim looks only at pending orders not yet reported
+            # stale: without this index it would walk every old pending order every 5 s.
+            models.Index(
+                fields=["created_at"],
+                condition=Q(status=OrderStatus.PENDING, stale_reported_at__isnull=True),
+                name="order_pending_unreported_idx",
+            ),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(subtotal__gte=0), name="order_subtotal_not_negative"),
