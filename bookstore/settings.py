@@ -232,6 +232,9 @@ COD_AUTO_CONFIRM_DELAY = env.int("COD_AUTO_CONFIRM_DELAY", default=3600)  # seco
 # Outbox rows sent per relay transaction and Redis pipeline (worker/outbox.py).
 OUTBOX_RELAY_BATCH = env.int("OUTBOX_RELAY_BATCH", default=1000)
 STATS_CATCH_UP_DAYS = env.int("STATS_CATCH_UP_DAYS", default=7)
+# The nightly stats:daily run also recomputes this many days before yesterday, so their
+# rows follow later completions and cancellations.
+STATS_REFRESH_DAYS = env.int("STATS_REFRESH_DAYS", default=14)
 # Seconds the scheduler's leader lock lives unless renewed: a standby takes over within it.
 SCHEDULER_LOCK_TTL = env.int("SCHEDULER_LOCK_TTL", default=15)
 # Longest sleep of the leader between two turns (seconds): delayed jobs are moved this often.

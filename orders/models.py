@@ -45,12 +45,22 @@ class Order(models.Model):
     total = models.DecimalField(max_digits=12, decimal_places=2, default=0)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
+    # When order:check_pending first logged this order as stale: the durable "already
+    # reported" mark that makes each stale order reported once (orders/services.py).
+    stale_reported_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at"]
         indexes = [
             models.Index(fields=["created_at"], name="order_created_at_idx"),
             models.Index(fields=["status", "created_at"], name="order_status_created_idx"),
+            # The pending-order check's claim looks only at pending orders not yet reported
+            # stale: without this index it would walk every old pending order every 5 s.
+            models.Index(
+                fields=["created_at"],
+                condition=Q(status=OrderStatus.PENDING, stale_reported_at__isnull=True),
+                name="order_pending_unreported_idx",
+            ),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(subtotal__gte=0), name="order_subtotal_not_negative"),

@@ -1,16 +1,20 @@
-"""Writes on orders: placing one, and moving it along the status graph."""
+"""Writes on orders: placing one, moving it along the status graph, and reporting the
+pending ones (which marks the stale ones as reported)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Prefetch
 from django.utils import timezone
+from django.utils.timesince import timesince
+from django.utils.translation import ngettext
 
 from inventory.models import Book
 from orders.exceptions import ForbiddenStatusChange, InvalidOrderId, OrderNotFound, UnknownOrderStatus
@@ -22,9 +26,17 @@ from orders.models import (
     OrderStatusHistory,
     PaymentMethod,
 )
+from orders.selectors import pending_orders, pending_orders_summary
 from worker.queues import enqueue
 
 logger = logging.getLogger(__name__)
+pending_logger = logging.getLogger("orders.pending")
+
+# At most this many newly stale orders are logged (and marked) per run, oldest first: a
+# backlog (the first run after this mark was introduced, or after the check was down for
+# a day) is worked off over a few runs instead of one burst of thousands of lines.
+STALE_REPORT_BATCH = 500
+PENDING_CHUNK = 2000
 
 COD_AUTO_CONFIRM_NOTE = "Auto-confirmed COD order"
 BAD_ORDER_ID = "order {order_id!r}: not a valid order id (a UUID is expected)"
@@ -154,3 +166,106 @@ def order_schedule_cod_confirm(*, order_id: uuid.UUID, placed_at: dt.datetime) -
         at=placed_at + dt.timedelta(seconds=settings.COD_AUTO_CONFIRM_DELAY),
         job_id=f"cod-confirm-{order_id}",
     )
+
+
+@dataclass(frozen=True)
+class PendingReport:
+    pending: int
+    stale: int
+    newly_stale: int
+    oldest_age_seconds: int | None
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def pending_orders_report(*, at: dt.datetime | None = None, log_context: dict | None = None) -> PendingReport:
+    """Logs one summary line of the pending orders (how many, the oldest one's age, how
+    many are stale), and one WARNING line for each order that became stale (pending
+    longer than PENDING_ORDER_STALE_AFTER) since the last run: each stale order is
+    logged once, not on every run. With the ``orders.pending`` logger at DEBUG, every
+    pending order and its items are logged too.
+
+    "Once" holds across runs, restarts and any number of workers because the mark is in
+    the order's own row: ``stale_reported_at``, set in the transaction that claims the
+    rows. The claim selects pending, stale, not yet reported orders ``FOR UPDATE SKIP
+    LOCKED`` (at most STALE_REPORT_BATCH, oldest first) and marks them with one
+    ``UPDATE ... WHERE id IN (...)``: a concurrent run skips the rows this one holds,
+    and re-checks ``stale_reported_at IS NULL`` on rows committed meanwhile, so no order
+    is claimed twice. A Redis set (SADD says who reports) was the other choice; the
+    column needs no clean-up when orders leave ``pending``, survives a Redis failover,
+    and commits with nothing else to keep in step. The lines are written before the
+    mark commits, so a failed commit means a line logged again on the next run, never
+    a stale order not logged at all.
+
+    ``at`` is the time of the run (default: now). ``log_context`` (the task name and job
+    id) is added to every line's fields. Queries are set-wise: one aggregate, the claim
+    and its update, whatever the table's size.
+    """
+    extra = dict(log_context or {})
+    now = at or timezone.now()
+    stale_before = now - dt.timedelta(seconds=settings.PENDING_ORDER_STALE_AFTER)
+    summary = pending_orders_summary(stale_before=stale_before)
+    with transaction.atomic():
+        claimed = list(
+            pending_orders()
+            .filter(created_at__lt=stale_before, stale_reported_at__isnull=True)
+            .select_for_update(skip_locked=True, of=("self",))
+            .only("id", "total", "created_at", "user__username", "user__email")[:STALE_REPORT_BATCH]
+        )
+        if claimed:
+            Order.objects.filter(pk__in=[order.pk for order in claimed]).update(stale_reported_at=now)
+        for order in claimed:
+            pending_logger.warning(
+                "Stale pending order %s: customer %s <%s>, total %s, placed %s, pending for %s",
+                order.id,
+                order.user.username,
+                order.user.email,
+                order.total,
+                timezone.localtime(order.created_at).isoformat(timespec="seconds"),
+                timesince(order.created_at, now),
+                extra={**extra, "order_id": str(order.id), "customer": order.user.username, "stale": True},
+            )
+    oldest = summary["oldest"]
+    report = PendingReport(
+        pending=summary["pending"],
+        stale=summary["stale"],
+        newly_stale=len(claimed),
+        oldest_age_seconds=int((now - oldest).total_seconds()) if oldest else None,
+    )
+    pending_logger.info(
+        ngettext(
+            "%s pending order, oldest pending for %s; %s stale, %s newly stale",
+            "%s pending orders, oldest pending for %s; %s stale, %s newly stale",
+            report.pending,
+        ),
+        report.pending,
+        timesince(oldest, now) if oldest else "-",
+        report.stale,
+        report.newly_stale,
+        extra={**extra, **report.as_dict()},
+    )
+    if pending_logger.isEnabledFor(logging.DEBUG):
+        _log_pending_details(extra)
+    return report
+
+
+def _log_pending_details(extra: dict) -> None:
+    """Each pending order with its items, at DEBUG; read in chunks so memory stays flat."""
+    orders = pending_orders().prefetch_related(
+        Prefetch("items", queryset=OrderItem.objects.select_related("book"))
+    )
+    for order in orders.iterator(chunk_size=PENDING_CHUNK):
+        pending_logger.debug(
+            "Pending order %s: customer %s <%s>, total %s, placed %s",
+            order.id,
+            order.user.username,
+            order.user.email,
+            order.total,
+            timezone.localtime(order.created_at).isoformat(timespec="seconds"),
+            extra={**extra, "order_id": str(order.id)},
+        )
+        for item in order.items.all():
+            pending_logger.debug(
+                "  item of %s: %s x %s at %s", order.id, item.quantity, item.book.title, item.unit_price
+            )

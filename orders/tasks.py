@@ -1,8 +1,9 @@
 """Order jobs: thin adapters that parse primitive arguments and call one service."""
 
+from rq import get_current_job
+
 from orders.exceptions import ForbiddenStatusChange, InvalidOrderId, OrderNotFound, UnknownOrderStatus
-from orders.selectors import pending_orders_report
-from orders.services import order_update_status
+from orders.services import order_update_status, pending_orders_report
 from worker.registry import task
 
 
@@ -29,7 +30,9 @@ def update_order_status(order_id: str, new_status: str, note: str = "") -> dict:
     queue="default",
     max_retries=0,
     timeout=30,
-    purpose="Logs every pending order with its customer; stale ones at WARNING. Returns the count.",
+    purpose="Logs one summary line of the pending orders and each newly stale one once. Returns the counts.",
 )
 def check_pending_orders() -> dict:
-    return {"pending": pending_orders_report()}
+    job = get_current_job()
+    context = {"task": "order:check_pending", "job_id": job.id if job else None}
+    return pending_orders_report(log_context=context).as_dict()

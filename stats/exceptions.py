@@ -15,3 +15,7 @@ class InvalidStatsDate(StatsError):
 
 class FutureStatsDate(StatsError):
     """The day has not begun yet in TIME_ZONE: there is nothing to count."""
+
+
+class InvalidRefreshDays(StatsError):
+    """The number of days to recompute is not a whole number of zero or more."""

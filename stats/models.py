@@ -34,6 +34,9 @@ class DailyStatistics(models.Model):
     vnpay_orders = models.IntegerField(default=0)
     momo_orders = models.IntegerField(default=0)
 
+    # When these figures were last computed: the nightly run recomputes the last
+    # STATS_REFRESH_DAYS days, so a row's figures may be newer than its day.
+    computed_at = models.DateTimeField(default=timezone.now, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -1,7 +1,7 @@
 """Statistics jobs: thin adapters over services."""
 
-from stats.exceptions import FutureStatsDate, InvalidStatsDate
-from stats.services import parse_stats_date, stats_generate_daily
+from stats.exceptions import FutureStatsDate, InvalidRefreshDays, InvalidStatsDate
+from stats.services import parse_refresh_days, parse_stats_date, stats_generate_nightly
 from worker.registry import task
 
 
@@ -10,13 +10,18 @@ from worker.registry import task
     queue="low",
     max_retries=5,
     timeout=300,
-    purpose="Computes one local day's figures (default: yesterday) and upserts its row.",
-    throws=(InvalidStatsDate, FutureStatsDate),
+    purpose="Computes one local day's figures (default: yesterday) and the refresh_days days before it.",
+    throws=(InvalidStatsDate, FutureStatsDate, InvalidRefreshDays),
 )
-def generate_daily_stats(date: str | None = None) -> dict:
-    row = stats_generate_daily(day=parse_stats_date(date))
+def generate_daily_stats(date: str | None = None, refresh_days: int = 0) -> dict:
+    """The schedule's nightly run passes ``refresh_days=STATS_REFRESH_DAYS``; a run for
+    one date (a backfill, a manual re-run) passes nothing and touches only that day."""
+    rows = stats_generate_nightly(day=parse_stats_date(date), refresh_days=parse_refresh_days(refresh_days))
+    row = rows[-1]
     return {
         "date": row.date.isoformat(),
         "total_orders": row.total_orders,
         "total_revenue": str(row.total_revenue),
+        "refreshed_from": rows[0].date.isoformat(),
+        "refreshed_days": len(rows) - 1,
     }

@@ -28,7 +28,9 @@ def _no_arguments(tick: dt.datetime) -> dict:
 
 
 def _stats_day_of(tick: dt.datetime) -> dict:
-    return {"date": stats_day_for_run(at=tick).isoformat()}
+    # The nightly run also recomputes the days before, which later completions and
+    # cancellations change (DESIGN.md, Scheduler).
+    return {"date": stats_day_for_run(at=tick).isoformat(), "refresh_days": settings.STATS_REFRESH_DAYS}
 
 
 @dataclass(frozen=True)

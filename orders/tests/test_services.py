@@ -1,16 +1,23 @@
 import datetime as dt
 import logging
+import threading
 import uuid
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from inventory.tests.factories import BookFactory
 from orders.exceptions import ForbiddenStatusChange, InvalidOrderId, OrderNotFound, UnknownOrderStatus
 from orders.models import Order, OrderStatusHistory
-from orders.selectors import pending_orders_report
-from orders.services import COD_AUTO_CONFIRM_NOTE, OrderLine, order_place, order_update_status
+from orders.services import (
+    COD_AUTO_CONFIRM_NOTE,
+    OrderLine,
+    order_place,
+    order_update_status,
+    pending_orders_report,
+)
 from orders.tasks import check_pending_orders, update_order_status
 from orders.tests.factories import OrderFactory, OrderItemFactory
 from tests.factories import UserFactory
@@ -193,23 +200,160 @@ def test_bad_orders_are_refused_and_nothing_is_written(kwargs, message):
 # --- check_pending_orders ------------------------------------------------------------
 
 
-def test_pending_orders_are_logged_with_their_customer_and_stale_ones_warned(caplog, settings):
+def pending_lines(caplog) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.name == "orders.pending"]
+
+
+def stale_reports(caplog) -> list[str]:
+    """The order ids of the stale-order lines logged so far."""
+    return [r.order_id for r in pending_lines(caplog) if r.levelno == logging.WARNING]
+
+
+def test_a_run_logs_one_summary_line_and_each_newly_stale_order(caplog, settings):
     settings.PENDING_ORDER_STALE_AFTER = 24 * 3600
-    fresh = OrderFactory(user=UserFactory(username="lan", email="lan@example.com"))
-    stale = OrderFactory(created_at=timezone.now() - dt.timedelta(hours=30))
-    OrderItemFactory(order=fresh)
-    done = OrderFactory()
+    now = timezone.now()
+    OrderFactory(created_at=now - dt.timedelta(hours=1))
+    OrderFactory(created_at=now - dt.timedelta(hours=2))
+    stale = OrderFactory(
+        created_at=now - dt.timedelta(hours=30), user=UserFactory(username="lan", email="lan@example.com")
+    )
+    done = OrderFactory(created_at=now - dt.timedelta(hours=40))
     order_update_status(order_id=str(done.id), new_status="confirmed")
+    with caplog.at_level(logging.INFO, logger="orders.pending"):
+        result = check_pending_orders()
+    assert result == {
+        "pending": 3,
+        "stale": 1,
+        "newly_stale": 1,
+        "oldest_age_seconds": result["oldest_age_seconds"],
+    }
+    assert 30 * 3600 <= result["oldest_age_seconds"] < 30 * 3600 + 60
+    lines = pending_lines(caplog)
+    assert len(lines) == 2  # one stale order, one summary: nothing per pending order at INFO
+    warning, summary = lines
+    assert warning.levelno == logging.WARNING and warning.order_id == str(stale.id)
+    assert "lan <lan@example.com>" in warning.getMessage() and "1\xa0day, 6\xa0hours" in warning.getMessage()
+    assert summary.levelno == logging.INFO
+    assert (
+        summary.getMessage()
+        == "3 pending orders, oldest pending for 1\xa0day, 6\xa0hours; 1 stale, 1 newly stale"
+    )
+    assert (summary.pending, summary.stale, summary.newly_stale) == (3, 1, 1)
+    assert summary.task == "order:check_pending" and summary.job_id is None  # called outside a worker
+    assert not any(str(done.id) in r.getMessage() for r in lines)
+
+
+def test_a_stale_order_is_reported_once_across_runs(caplog, settings):
+    settings.PENDING_ORDER_STALE_AFTER = 24 * 3600
+    stale = OrderFactory(created_at=timezone.now() - dt.timedelta(hours=30))
+    with caplog.at_level(logging.INFO, logger="orders.pending"):
+        first = check_pending_orders()
+        second = check_pending_orders()
+        third = check_pending_orders()
+    assert stale_reports(caplog) == [str(stale.id)]
+    assert (first["stale"], first["newly_stale"]) == (1, 1)
+    assert (second["stale"], second["newly_stale"]) == (third["stale"], third["newly_stale"]) == (1, 0)
+    stale.refresh_from_db()
+    assert stale.stale_reported_at is not None
+
+
+def test_an_order_is_reported_on_the_run_where_it_becomes_stale(caplog, settings):
+    settings.PENDING_ORDER_STALE_AFTER = 24 * 3600
+    now = timezone.now()
+    old = OrderFactory(created_at=now - dt.timedelta(hours=30))
+    turning = OrderFactory(created_at=now - dt.timedelta(hours=23, minutes=59, seconds=58))
+    with caplog.at_level(logging.INFO, logger="orders.pending"):
+        assert pending_orders_report(at=now).newly_stale == 1
+        assert stale_reports(caplog) == [str(old.id)]
+        assert pending_orders_report(at=now + dt.timedelta(seconds=1)).newly_stale == 0
+        later = pending_orders_report(at=now + dt.timedelta(seconds=5))  # the next 5 s tick
+        assert (later.stale, later.newly_stale) == (2, 1)
+        assert stale_reports(caplog) == [str(old.id), str(turning.id)]
+        assert pending_orders_report(at=now + dt.timedelta(seconds=10)).newly_stale == 0
+    assert stale_reports(caplog) == [str(old.id), str(turning.id)]
+
+
+def test_an_order_confirmed_before_it_became_stale_is_never_reported(caplog, settings):
+    settings.PENDING_ORDER_STALE_AFTER = 3600
+    order = OrderFactory(created_at=timezone.now() - dt.timedelta(minutes=50))
+    order_update_status(order_id=str(order.id), new_status="confirmed")
+    with caplog.at_level(logging.INFO, logger="orders.pending"):
+        report = pending_orders_report(at=timezone.now() + dt.timedelta(hours=2))
+    assert (report.pending, report.stale, report.newly_stale) == (0, 0, 0)
+    assert stale_reports(caplog) == []
+
+
+def test_a_backlog_of_stale_orders_is_worked_off_oldest_first_in_bounded_runs(caplog, settings, monkeypatch):
+    monkeypatch.setattr("orders.services.STALE_REPORT_BATCH", 2)
+    settings.PENDING_ORDER_STALE_AFTER = 3600
+    now = timezone.now()
+    orders = [OrderFactory(created_at=now - dt.timedelta(hours=10 - n)) for n in range(5)]  # oldest first
+    with caplog.at_level(logging.INFO, logger="orders.pending"):
+        runs = [pending_orders_report(at=now).newly_stale for _ in range(4)]
+    assert runs == [2, 2, 1, 0]
+    assert stale_reports(caplog) == [str(o.id) for o in orders]
+
+
+def test_pending_orders_and_their_items_are_detailed_at_debug(caplog):
+    order = OrderFactory()
+    OrderItemFactory(order=order)
     with caplog.at_level(logging.DEBUG, logger="orders.pending"):
-        assert check_pending_orders() == {"pending": 2}
-    lines = {r.getMessage(): r for r in caplog.records if r.name == "orders.pending"}
-    fresh_line = next(m for m in lines if str(fresh.id) in m and "customer" in m)
-    assert "lan <lan@example.com>" in fresh_line and lines[fresh_line].levelno == logging.INFO
-    stale_line = next(m for m in lines if str(stale.id) in m and "customer" in m)
-    assert stale_line.startswith("Stale") and lines[stale_line].levelno == logging.WARNING
-    assert any("item of" in m and str(fresh.id) in m for m in lines)  # items at DEBUG
-    assert not any(str(done.id) in m for m in lines)
+        check_pending_orders()
+    messages = [r.getMessage() for r in pending_lines(caplog) if r.levelno == logging.DEBUG]
+    assert any(m.startswith(f"Pending order {order.id}") for m in messages)
+    assert any("item of" in m and str(order.id) in m for m in messages)
 
 
-def test_no_pending_orders_counts_zero():
-    assert pending_orders_report() == 0
+def test_the_summary_of_one_pending_order_says_order(caplog):
+    OrderFactory(created_at=timezone.now() - dt.timedelta(minutes=5))
+    with caplog.at_level(logging.INFO, logger="orders.pending"):
+        pending_orders_report()
+    assert (
+        pending_lines(caplog)[-1].getMessage().startswith("1 pending order, oldest pending for 5\xa0minutes;")
+    )
+
+
+def test_no_pending_orders_counts_zero(caplog):
+    with caplog.at_level(logging.INFO, logger="orders.pending"):
+        report = pending_orders_report()
+    assert report.as_dict() == {"pending": 0, "stale": 0, "newly_stale": 0, "oldest_age_seconds": None}
+    assert [r.getMessage() for r in pending_lines(caplog)] == [
+        "0 pending orders, oldest pending for -; 0 stale, 0 newly stale"
+    ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_runs_report_each_stale_order_once(caplog, settings, monkeypatch):
+    assert connection.vendor == "postgresql"
+    # Small claims, so that the runs' claims interleave over the 300 stale orders.
+    monkeypatch.setattr("orders.services.STALE_REPORT_BATCH", 7)
+    settings.PENDING_ORDER_STALE_AFTER = 3600
+    now = timezone.now()
+    stale = {str(OrderFactory(created_at=now - dt.timedelta(hours=2, minutes=n)).id) for n in range(300)}
+    OrderFactory(created_at=now)  # pending, not stale
+    runs = 4
+    barrier = threading.Barrier(runs)
+    errors, counts = [], []
+
+    def run():
+        try:
+            barrier.wait()
+            while claimed := pending_orders_report().newly_stale:
+                counts.append(claimed)
+        except Exception as error:
+            errors.append(error)
+        finally:
+            connection.close()
+
+    with caplog.at_level(logging.INFO, logger="orders.pending"):
+        threads = [threading.Thread(target=run) for _ in range(runs)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == []
+        assert sum(counts) == len(stale) == 300
+        assert pending_orders_report().newly_stale == 0
+    reported = stale_reports(caplog)
+    assert len(reported) == len(set(reported)) == 300 and set(reported) == stale
+    assert Order.objects.filter(stale_reported_at__isnull=False).count() == 300

@@ -1,14 +1,11 @@
-from decimal import Decimal
-
 from django import template
+
+from stats.formatting import format_money
 
 register = template.Library()
 
 
 @register.filter
 def money(value) -> str:
-    """12345678.5 -> '12,345,678.50'."""
-    try:
-        return f"{Decimal(value):,.2f}"
-    except (ArithmeticError, TypeError, ValueError):
-        return str(value)
+    """12345678.5 -> '12,345,678.50 ₫', as in the statistics table (stats.formatting)."""
+    return format_money(value)

@@ -10,10 +10,11 @@ from django.utils import timezone
 from inventory.tests.factories import BookFactory
 from orders.services import order_update_status
 from orders.tests.factories import OrderFactory, OrderItemFactory
-from stats.exceptions import FutureStatsDate, InvalidStatsDate
+from stats.exceptions import FutureStatsDate, InvalidRefreshDays, InvalidStatsDate
 from stats.models import DailyStatistics
-from stats.services import parse_stats_date, stats_generate_daily
+from stats.services import parse_stats_date, stats_generate_daily, stats_generate_nightly
 from stats.tasks import generate_daily_stats
+from stats.tests.factories import DailyStatisticsFactory
 from tests.factories import UserFactory
 from worker.queues import get_queue
 
@@ -189,6 +190,14 @@ def test_backfill_computes_each_day_inline(capsys):
     assert "3 days" in capsys.readouterr().out
 
 
+def test_backfill_of_one_day_says_day(capsys, redis_conn, django_capture_on_commit_callbacks):
+    call_command("backfill_daily_stats", "--from", "2026-11-20", "--to", "2026-11-20", verbosity=0)
+    assert "Computed the statistics of 1 day, 2026-11-20 to 2026-11-20." in capsys.readouterr().out
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("backfill_daily_stats", "--from", "2026-11-20", "--to", "2026-11-20", "--enqueue")
+    assert "Enqueued 1 stats:daily job, 2026-11-20" in capsys.readouterr().out
+
+
 def test_backfill_can_enqueue_one_job_per_day(redis_conn, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         call_command(
@@ -216,3 +225,81 @@ def test_a_days_sums_may_pass_ten_billion_dong_to_the_cent():
     assert row.total_revenue == Decimal("27000000002.97")
     row.refresh_from_db()
     assert row.net_revenue == Decimal("27000000002.97")
+
+
+# --- the nightly run: yesterday and the STATS_REFRESH_DAYS days before ----------------
+
+
+def days_ago(n: int) -> dt.date:
+    return timezone.localdate() - dt.timedelta(days=n)
+
+
+def test_a_cancellation_three_days_later_is_reflected_after_the_next_nightly_run():
+    book = BookFactory()
+    day = days_ago(4)
+    kept = order(at=local(day, 10), items=[(book, 1, "100.00")])
+    cancelled_later = order(at=local(day, 11), items=[(book, 2, "50.00")], shipping="5.00")
+    # The night after: both orders still pending, both in the money.
+    first = generate_daily_stats(day.isoformat(), refresh_days=14)
+    assert first["date"] == day.isoformat() and first["total_revenue"] == "205.00"
+    before = DailyStatistics.objects.get(date=day)
+    assert (before.total_revenue, before.cancelled_orders, before.total_books_sold) == (
+        Decimal("205.00"),
+        0,
+        3,
+    )
+
+    order_update_status(order_id=str(cancelled_later.id), new_status="cancelled")  # three days later
+    order_update_status(order_id=str(kept.id), new_status="confirmed")
+    result = generate_daily_stats(days_ago(1).isoformat(), refresh_days=14)  # the next nightly run
+    assert result == {
+        "date": days_ago(1).isoformat(),
+        "total_orders": 0,
+        "total_revenue": "0.00",
+        "refreshed_from": days_ago(15).isoformat(),
+        "refreshed_days": 14,
+    }
+    after = DailyStatistics.objects.get(date=day)
+    assert (after.total_revenue, after.cancelled_orders, after.total_books_sold) == (Decimal("100.00"), 1, 1)
+    assert after.id == before.id and after.computed_at > before.computed_at
+
+
+def test_the_nightly_run_recomputes_the_window_and_leaves_older_rows_alone():
+    book = BookFactory()
+    old_stamp = timezone.now() - dt.timedelta(days=30)
+    outside = DailyStatisticsFactory(date=days_ago(16), total_orders=99, computed_at=old_stamp)
+    edge = DailyStatisticsFactory(date=days_ago(15), total_orders=99, computed_at=old_stamp)
+    order(at=local(days_ago(16), 12), items=[(book, 1, "10.00")])  # would change row 16 if touched
+    before = timezone.now()
+    rows = stats_generate_nightly(day=days_ago(1), refresh_days=14)
+    assert [r.date for r in rows] == [days_ago(n) for n in range(15, 0, -1)]
+    assert DailyStatistics.objects.count() == 16  # the 15 days of the window, and the older row
+    assert {r.computed_at for r in rows} == {rows[0].computed_at} and rows[0].computed_at >= before
+    edge.refresh_from_db()
+    assert (edge.total_orders, edge.computed_at >= before) == (0, True)
+    outside.refresh_from_db()
+    assert (outside.total_orders, outside.computed_at) == (99, old_stamp)
+
+
+def test_a_run_for_one_date_touches_only_that_date():
+    DailyStatisticsFactory(date=days_ago(3), total_orders=7)
+    result = generate_daily_stats(days_ago(2).isoformat())
+    assert (result["refreshed_from"], result["refreshed_days"]) == (days_ago(2).isoformat(), 0)
+    assert list(DailyStatistics.objects.order_by("date").values_list("date", "total_orders")) == [
+        (days_ago(3), 7),
+        (days_ago(2), 0),
+    ]
+
+
+def test_computed_at_moves_on_every_recomputation():
+    first = stats_generate_daily(day=DAY).computed_at
+    second = stats_generate_daily(day=DAY).computed_at
+    third = stats_generate_nightly(day=DAY + dt.timedelta(days=1), refresh_days=1)[0].computed_at
+    assert first < second < third
+
+
+@pytest.mark.parametrize("value", [-1, "x", 1.5, True, "-3"])
+def test_a_bad_refresh_window_is_a_permanent_error_and_writes_nothing(value):
+    with pytest.raises(InvalidRefreshDays, match="refresh_days"):
+        generate_daily_stats(DAY.isoformat(), refresh_days=value)
+    assert DailyStatistics.objects.count() == 0

@@ -6,7 +6,7 @@ import pytest
 from django.db import OperationalError
 from django.utils import timezone
 
-from stats.exceptions import FutureStatsDate, InvalidStatsDate
+from stats.exceptions import FutureStatsDate, InvalidRefreshDays, InvalidStatsDate
 from stats.tasks import generate_daily_stats
 from worker.registry import registry
 
@@ -24,6 +24,12 @@ pytestmark = pytest.mark.django_db
 def test_a_date_that_can_never_be_computed_fails_the_job_at_once(value, kind):
     with pytest.raises(kind) as error:
         generate_daily_stats(value)
+    assert registry.get("stats:daily").is_permanent(error.value)
+
+
+def test_a_bad_refresh_window_fails_the_job_at_once():
+    with pytest.raises(InvalidRefreshDays) as error:
+        generate_daily_stats("2026-11-20", refresh_days=-1)
     assert registry.get("stats:daily").is_permanent(error.value)
 
 

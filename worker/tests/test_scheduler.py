@@ -26,7 +26,8 @@ def fired_tasks(fires) -> Counter:
     return Counter(fire.entry.task for fire in fires)
 
 
-def test_daily_stats_at_01_00_local_is_18_00_utc_the_day_before_and_is_for_yesterday(redis_conn):
+def test_daily_stats_at_01_00_local_is_18_00_utc_the_day_before_and_is_for_yesterday(redis_conn, settings):
+    settings.STATS_REFRESH_DAYS = 14
     sched = scheduler(redis_conn)
     redis_conn.hset(LAST_FIRE_KEY, "stats-daily", at("2026-11-23T17:00:00+00:00").timestamp())
     fires = [f for f in sched.run_once(at("2026-11-23T18:00:00.200+00:00")) if f.entry.key == "stats-daily"]
@@ -34,7 +35,7 @@ def test_daily_stats_at_01_00_local_is_18_00_utc_the_day_before_and_is_for_yeste
     assert fires[0].tick == at("2026-11-24T01:00:00+07:00") == at("2026-11-23T18:00:00+00:00")
     assert fires[0].job_id == "sched-stats-daily-20261124T0100"
     job = Job.fetch(fires[0].job_id, connection=redis_conn, serializer=JSONSerializer)
-    assert job.kwargs == {"date": "2026-11-23"}
+    assert job.kwargs == {"date": "2026-11-23", "refresh_days": 14}
     assert job.func_name == "stats.tasks.generate_daily_stats" and job.origin == "low"
 
 

@@ -1,6 +1,7 @@
 import datetime as dt
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import ngettext
 from redis.exceptions import RedisError
 from tqdm import tqdm
 
@@ -34,8 +35,22 @@ class Command(BaseCommand):
                 raise CommandError(
                     f"nothing enqueued: Redis at {redis_address()} is unavailable ({error})"
                 ) from None
-            self.stdout.write(f"Enqueued {len(days)} stats:daily jobs, {first} to {last}.")
+            self.stdout.write(
+                ngettext(
+                    "Enqueued %(n)d stats:daily job, %(first)s to %(last)s.",
+                    "Enqueued %(n)d stats:daily jobs, %(first)s to %(last)s.",
+                    len(days),
+                )
+                % {"n": len(days), "first": first, "last": last}
+            )
             return
         for day in tqdm(days, unit="day", disable=options["verbosity"] < 1):
             stats_generate_daily(day=day)
-        self.stdout.write(f"Computed the statistics of {len(days)} days, {first} to {last}.")
+        self.stdout.write(
+            ngettext(
+                "Computed the statistics of %(n)d day, %(first)s to %(last)s.",
+                "Computed the statistics of %(n)d days, %(first)s to %(last)s.",
+                len(days),
+            )
+            % {"n": len(days), "first": first, "last": last}
+        )
