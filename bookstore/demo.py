@@ -208,7 +208,11 @@ def _schedule_jobs(awaiting_confirmation: list[Order], now) -> None:
     stats = next(entry for entry in get_schedule() if entry.task == "stats:daily")
     ticks = due_ticks(replace(stats, max_catch_up=DAYS), None, now)
     enqueue_many(
-        [TaskCall(stats.task, kwargs=stats.arguments(tick), job_id=stats.job_id(tick)) for tick in ticks]
+        # Each for its own day only: the data is new, no past day needs refreshing.
+        [
+            TaskCall(stats.task, kwargs={"date": stats.arguments(tick)["date"]}, job_id=stats.job_id(tick))
+            for tick in ticks
+        ]
     )
 
 
