@@ -83,7 +83,7 @@ def test_run_shows_the_system_at_work_on_a_fresh_clone_and_stops_cleanly_on_ctrl
             # The banner's own address, and the machine's name, are allowed hosts.
             banner = re.search(r"admin \(staff\)\s+(http://\S+)/admin/", log_path.read_text()).group(1)
             assert httpx.get(f"{banner}/admin/login/", timeout=10).status_code == 200
-            named = client.get("/admin/login/", headers={"Host": f"{socket.gethostname()}:{port}"})
+            named = httpx.get(f"{base}/admin/login/", headers={"Host": f"{socket.gethostname()}:{port}"})
             assert named.status_code == 200
             remaining = SHOWN_WITHIN - (time.monotonic() - started)
             wait_until(
