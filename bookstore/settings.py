@@ -137,6 +137,8 @@ STATIC_ROOT = BASE_DIR / "run" / "static"
 
 # --- E-mail ---------------------------------------------------------------------------
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+# Where django.core.mail.backends.filebased.EmailBackend writes (the demo: run/mail).
+EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(BASE_DIR / "run" / "mail"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="bookstore@localhost")
 LOW_STOCK_ALERT_EMAILS = env.list("LOW_STOCK_ALERT_EMAILS", default=["warehouse@localhost"])
 

@@ -19,7 +19,7 @@ def json_lines(text: str) -> list[dict]:
 
 def test_worker_and_scheduler_log_json_with_task_and_job_id(redis_conn, processes, child_env):
     worker = processes("rqworker", "critical", "high", "default", "low", LOG_FORMAT="json")
-    scheduler = processes("run_scheduler", LOG_FORMAT="json")
+    scheduler = processes("run_scheduler", LOG_FORMAT="json", LOG_LEVEL="DEBUG")  # 5 s fires: DEBUG
     enqueue_once("order:update_status", job_id="json-log-job", order_id="bad-id", new_status="confirmed")
     wait_until(lambda: "json-log-job" in worker.output(), timeout=20, what="the job's log line")
     wait_until(lambda: "fired" in scheduler.output(), timeout=20, what="a fire")

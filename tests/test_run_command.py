@@ -20,6 +20,7 @@ pytestmark = pytest.mark.slow
 
 SHOWN_WITHIN = 90  # seconds from start
 QUIET_LINES_PER_MINUTE = 100
+TEN_MINUTES_LINES = 500
 
 
 @pytest.fixture
@@ -97,14 +98,17 @@ def test_run_shows_the_system_at_work_on_a_fresh_clone_and_stops_cleanly_on_ctrl
                 lambda: _cod_confirmed(clone) >= 1, timeout=max(remaining, 1), what="a COD order confirmed"
             )
 
-        # Settled: after the first minute, under QUIET_LINES_PER_MINUTE lines a minute.
+        # Settled: after the first minute, under QUIET_LINES_PER_MINUTE lines a minute, and
+        # at that rate ten idle minutes write under TEN_MINUTES_LINES in all.
         first_minute_end = started + 60
         time.sleep(max(0.0, first_minute_end - time.monotonic()))
-        log.flush()
-        lines_before = _lines(log_path)
+        first_minute = _lines(log_path)
         time.sleep(30)
-        per_minute = (_lines(log_path) - lines_before) * 2
+        per_minute = (_lines(log_path) - first_minute) * 2
         assert per_minute < QUIET_LINES_PER_MINUTE, log_path.read_text()[-5000:]
+        assert first_minute + 9 * per_minute < TEN_MINUTES_LINES, (first_minute, per_minute)
+        # The alert e-mails went to files, not over the terminal.
+        assert len(list((clone / "run" / "mail").iterdir())) >= 1
 
         # Ctrl-C in a terminal signals the whole foreground process group.
         os.killpg(process.pid, signal.SIGINT)

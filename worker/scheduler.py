@@ -167,7 +167,10 @@ class Scheduler:
                 enqueued = enqueue_once(entry.task, job_id=job_id, **entry.arguments(tick))
                 self.connection.hset(LAST_FIRE_KEY, entry.key, tick.timestamp())
                 delay_ms = (self.clock() - tick).total_seconds() * 1000
-                logger.info(
+                # An interval entry fires every few seconds: its fires are at DEBUG (the
+                # job's own line says it ran); cron fires, hourly or rarer, at INFO.
+                logger.log(
+                    logging.DEBUG if entry.every is not None else logging.INFO,
                     "fired %s tick %s job %s%s (%.0f ms after the tick)",
                     entry.key,
                     timezone.localtime(tick).isoformat(timespec="seconds"),

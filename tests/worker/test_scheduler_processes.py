@@ -28,8 +28,8 @@ def instances(redis_conn) -> list[bytes]:
 
 
 def test_two_schedulers_enqueue_each_5_s_tick_once(redis_conn, processes):
-    first = processes("run_scheduler", PENDING_ORDER_CHECK_INTERVAL="5")
-    second = processes("run_scheduler", PENDING_ORDER_CHECK_INTERVAL="5")
+    first = processes("run_scheduler", PENDING_ORDER_CHECK_INTERVAL="5", LOG_LEVEL="DEBUG")
+    second = processes("run_scheduler", PENDING_ORDER_CHECK_INTERVAL="5", LOG_LEVEL="DEBUG")
     wait_until(lambda: len(instances(redis_conn)) == 2, timeout=20, what="both schedulers running")
 
     def pending():
@@ -57,11 +57,12 @@ def test_two_schedulers_enqueue_each_5_s_tick_once(redis_conn, processes):
 
 
 def test_when_the_leader_is_killed_the_standby_takes_over_within_30_s(redis_conn, processes):
-    first = processes("run_scheduler", PENDING_ORDER_CHECK_INTERVAL="5")
+    # The 5 s entry's fires are logged at DEBUG.
+    first = processes("run_scheduler", PENDING_ORDER_CHECK_INTERVAL="5", LOG_LEVEL="DEBUG")
     wait_until(lambda: "leading" in first.output(), timeout=10, what="a leader")
     # The leader writes the heartbeat at the end of its turn, after the log line.
     leader = wait_until(lambda: redis_conn.hget(HEARTBEAT_KEY, "leader"), timeout=10, what="its heartbeat")
-    second = processes("run_scheduler", PENDING_ORDER_CHECK_INTERVAL="5")
+    second = processes("run_scheduler", PENDING_ORDER_CHECK_INTERVAL="5", LOG_LEVEL="DEBUG")
     # The standby's key shows it has run a turn: tried the lock, and stood by.
     wait_until(lambda: len(instances(redis_conn)) == 2, timeout=20, what="the standby's first turn")
     assert "leading" not in second.output()
