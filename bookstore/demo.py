@@ -284,6 +284,7 @@ def _orders(rng: random.Random, customers: list, books: list[Book], count: int, 
     follows the status graph from ``pending`` to the order's status."""
     methods = list(PaymentMethod.values)
     cod_delay = settings.COD_AUTO_CONFIRM_DELAY
+    stale_after = timedelta(seconds=settings.PENDING_ORDER_STALE_AFTER)
     for number in range(count):
         created = now - timedelta(seconds=rng.randint(0, DAYS * 86400))
         age_days = (now - created).total_seconds() / 86400
@@ -291,9 +292,10 @@ def _orders(rng: random.Random, customers: list, books: list[Book], count: int, 
         status = rng.choices(list(weights), weights=list(weights.values()))[0]
         method = rng.choice(methods)
         if number < FRESH_COD_ORDERS:
-            # Placed in the last moments: they confirm themselves during the demo's first
-            # minutes, as any COD order does COD_AUTO_CONFIRM_DELAY after it is placed.
-            created = now - timedelta(seconds=cod_delay * (number + 1) / (FRESH_COD_ORDERS + 2))
+            # Placed moments ago: they confirm themselves in the demo's first minute (15 to
+            # 55 s after the seed), as any COD order does COD_AUTO_CONFIRM_DELAY after it
+            # is placed.
+            created = now - timedelta(seconds=max(cod_delay - 15 - 10 * number, 0))
             status, method = OrderStatus.PENDING, PaymentMethod.COD
         elif (
             status == OrderStatus.PENDING
@@ -308,6 +310,8 @@ def _orders(rng: random.Random, customers: list, books: list[Book], count: int, 
             payment_method=method,
             created_at=created,
         )
+        if status == OrderStatus.PENDING and now - created > stale_after:
+            order.stale_reported_at = created + stale_after  # reported when it went stale
         items = [
             OrderItem(order=order, book=book, quantity=rng.randint(1, 3), unit_price=book.price)
             for book in rng.sample(books, rng.randint(1, 5))
