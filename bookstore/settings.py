@@ -212,6 +212,8 @@ RQ = {
     # The plain `rqworker critical high default low` gets our worker (worker/runtime.py).
     "WORKER_CLASS": "worker.runtime.BookstoreWorker",
     "JOB_CLASS": "worker.jobs.RegisteredJob",
+    # Every push of a job onto a queue, through any of rq's paths, wakes an idle worker.
+    "QUEUE_CLASS": "worker.wake.WakingQueue",
     # Jobs enqueued inside a transaction go to Redis only when it commits, so a worker
     # never sees a row that does not exist yet, and a rollback enqueues nothing.
     "COMMIT_MODE": "on_db_commit",

@@ -24,7 +24,7 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job
 from rq.queue import Queue
 
-from worker import keys
+from worker import keys, wake
 from worker.policy import task_of
 
 logger = logging.getLogger("worker.jobs")
@@ -86,5 +86,6 @@ class WeightedDequeue:
             pipe.hset(job.key, "origin", target)
             pipe.sadd(Queue.redis_queues_keys, keys.RQ_QUEUE.format(target))
             pipe.lpush(keys.RQ_QUEUE.format(target), job.id)
+            wake.push(pipe)
             pipe.execute()
         logger.info("job %s was on queue %s; moved to its task's queue %s", job.id, queue.name, target)

@@ -13,6 +13,7 @@ SCHEDULER_LOCK = "bookstore:scheduler:lock"
 SCHEDULER_LAST_FIRE = "bookstore:scheduler:last_fire"
 SCHEDULER_HEARTBEAT = "bookstore:scheduler:heartbeat"
 SCHEDULER_INSTANCE = "bookstore:scheduler:instance:{}"
+WAKE = "bookstore:wake"  # list of wake-up tokens for idle workers (worker/wake.py)
 OUTBOX_REPLICATED = "bookstore:outbox:replicated"  # written before each WAIT of the outbox
 
 # --- rq's (rq 2.12) ------------------------------------------------------------------------

@@ -32,7 +32,7 @@ from redis import Redis
 from redis.exceptions import RedisError, ResponseError
 from rq.job import JobStatus
 
-from worker import keys
+from worker import keys, wake
 from worker.models import OutboxJob
 from worker.registry import registry
 
@@ -41,14 +41,18 @@ logger = logging.getLogger("worker.outbox")
 
 # Creates the job only if no job with its id exists, then queues or schedules it and
 # counts it in bookstore_tasks_enqueued_total.
-# KEYS: job hash, queue list or scheduled registry, rq:queues, the enqueued counter.
+# KEYS: job hash, queue list or scheduled registry, rq:queues, the enqueued counter,
+# the wake-up list (worker/wake.py).
 # ARGV: job id, score ("" to queue now), queue key, counter field, then the job hash's
 # field/value pairs.
-_CREATE_UNIQUE = """
+_CREATE_UNIQUE = (
+    wake.LUA_PUSH
+    + """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('HSET', KEYS[1], unpack(ARGV, 5))
 if ARGV[2] == '' then
     redis.call('RPUSH', KEYS[2], ARGV[1])
+    wake(KEYS[5], 1)
 else
     redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
 end
@@ -56,6 +60,7 @@ redis.call('SADD', KEYS[3], ARGV[3])
 redis.call('HINCRBY', KEYS[4], ARGV[4], 1)
 return 1
 """
+)
 
 
 @dataclass(frozen=True)
@@ -222,6 +227,7 @@ def send(rows: list[OutboxJob], connection: Redis | None = None) -> int:
                     keys.RQ_SCHEDULED.format(task.queue) if due else queue_key,
                     keys.RQ_QUEUES,
                     keys.METRICS_ENQUEUED,
+                    keys.WAKE,
                 ],
                 args=[
                     row.job_id,

@@ -26,12 +26,13 @@ import django_rq
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django_rq.queues import DjangoRQ
 from redis import Redis
 from rq import Queue
 from rq.exceptions import DuplicateJobError
 from rq.job import JobStatus
 
-from worker import outbox
+from worker import outbox, wake
 from worker.connection import describe, get_connection
 from worker.counters import count_enqueued
 from worker.registry import QUEUE_NAMES, Task, registry
@@ -191,10 +192,15 @@ def _enqueue_many_now(checked: list[tuple[TaskCall, Task]], job_ids: list[str]) 
         by_queue[task.queue].append(
             Queue.prepare_data(task.path, args=tuple(call.args), kwargs=dict(call.kwargs), **options)
         )
-    # One MULTI/EXEC: the whole batch lands, or none of it.
+    # One MULTI/EXEC: the whole batch lands, or none of it; with one wake-up push for it
+    # (not one per job: the queues here are django-rq's plain ones).
     with get_connection().pipeline(transaction=True) as pipe:
         for queue_name, datas in by_queue.items():
-            get_queue(queue_name).enqueue_many(datas, pipeline=pipe)
+            quiet = django_rq.get_queue(
+                queue_name, connection=get_connection(), commit_mode="auto", queue_class=DjangoRQ
+            )
+            quiet.enqueue_many(datas, pipeline=pipe)
+        wake.push(pipe, len(checked))
         for (name, queue_name), n in Counter((task.name, task.queue) for _, task in checked).items():
             count_enqueued(pipe, name, queue_name, n)
         pipe.execute()

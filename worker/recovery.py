@@ -24,19 +24,23 @@ from rq.registry import clean_registries
 from rq.utils import now
 from rq.worker_registration import clean_worker_registry
 
-from worker import keys
+from worker import keys, wake
 
 logger = logging.getLogger("worker.jobs")
 
 MAINTENANCE_LOCK_TTL = 60  # seconds: a worker killed mid-clean blocks the others this long at most
 
 # Back from the intermediate list to the head of its queue, unless it is there already.
-_REQUEUE = """
+_REQUEUE = (
+    wake.LUA_PUSH
+    + """
 if redis.call('LREM', KEYS[1], 0, ARGV[1]) == 0 then return 0 end
 if redis.call('LPOS', KEYS[2], ARGV[1]) then return 0 end
 redis.call('LPUSH', KEYS[2], ARGV[1])
+wake(KEYS[3], 1)
 return 1
 """
+)
 
 
 class Recovery:
@@ -80,7 +84,7 @@ class Recovery:
             if job is None or job.get_status(refresh=False) != JobStatus.QUEUED:
                 intermediate.remove(job_id)
                 continue
-            if self._requeue(keys=[intermediate.key, queue.key], args=[job_id]):
+            if self._requeue(keys=[intermediate.key, queue.key, keys.WAKE], args=[job_id]):
                 logger.warning(
                     "job %s was taken by a worker that died before starting it; queued again", job_id
                 )

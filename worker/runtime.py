@@ -40,7 +40,7 @@ from rq.utils import now
 from rq.worker import SimpleWorker, WorkerStatus
 from typing_extensions import override
 
-from worker import outcome, policy
+from worker import outcome, policy, wake
 from worker.connection import get_connection
 from worker.counters import SUCCESS, count_processed
 from worker.dequeue import WeightedDequeue
@@ -49,6 +49,7 @@ from worker.jobs import RegisteredJob
 from worker.recovery import Recovery
 from worker.redis_checks import eviction_problem
 from worker.supervisor import EXIT_DONE, EXIT_ERROR, EXIT_RECYCLE, JobCounter, Supervisor
+from worker.wake import WakingQueue
 
 logger = logging.getLogger("worker.jobs")
 
@@ -120,6 +121,7 @@ class BookstoreWorker(SimpleWorker):
         # connection the command built (rqworker-pool rebuilds one in each child from
         # the parent's pool arguments): worker/connection.py.
         kwargs["connection"] = get_connection()
+        kwargs["queue_class"] = WakingQueue  # rq's own re-queues (retries) wake workers too
         kwargs["job_class"] = RegisteredJob
         kwargs["worker_ttl"] = settings.WORKER_TTL
         kwargs["maintenance_interval"] = settings.WORKER_MAINTENANCE_INTERVAL
@@ -261,13 +263,13 @@ class BookstoreWorker(SimpleWorker):
 
     @override
     def dequeue_job_and_maintain_ttl(self, timeout: int | None, max_idle_time: int | None = None):
-        """Polls the queues in weighted order (``worker/dequeue.py``), backing off to
-        200 ms while idle, and pauses while Redis or the database is away."""
+        """Takes the next job in weighted order (``worker/dequeue.py``); while every queue
+        is empty, blocks on the wake-up list (``worker/wake.py``) for at most 0.2 s at a
+        time; pauses while Redis or the database is away."""
         self.set_state(WorkerStatus.IDLE)
         self.procline("Listening on " + ",".join(self.queue_names()))
         idle_since = time.monotonic()
         last_heartbeat = 0.0
-        pause = 0.005
         while not self._stop_requested:
             try:
                 if time.monotonic() - last_heartbeat > self.job_monitoring_interval:
@@ -290,8 +292,10 @@ class BookstoreWorker(SimpleWorker):
             if timeout is None or idle_too_long:
                 self._idle_exit = True  # burst with empty queues, or idle for too long
                 return None
-            time.sleep(pause)
-            pause = min(pause * 2, 0.2)
+            try:
+                wake.wait(self.connection)  # a token (a job was queued), or WAIT seconds
+            except REDIS_UNAVAILABLE as error:
+                self._pause(self._redis_outage.failed(error))
         return None
 
     def _database_ready(self) -> bool:

@@ -27,7 +27,7 @@ from redis.exceptions import LockError, RedisError
 from redis.lock import Lock
 from rq.utils import utcformat
 
-from worker import keys, outbox
+from worker import keys, outbox, wake
 from worker.queues import enqueue_once, redis_address
 from worker.registry import QUEUE_NAMES
 from worker.schedule import CatchUp, Entry
@@ -44,7 +44,9 @@ MAX_BACKOFF = 2.0  # seconds between two tries while Redis is away: back within 
 
 # Moves due job ids from a scheduled registry onto the queue, each only if this call
 # removed it from the registry: two movers can never enqueue one job twice.
-_MOVE_DUE = """
+_MOVE_DUE = (
+    wake.LUA_PUSH
+    + """
 local moved = 0
 for i = 3, #ARGV do
     local job_id = ARGV[i]
@@ -57,8 +59,10 @@ for i = 3, #ARGV do
         end
     end
 end
+wake(KEYS[3], moved)
 return moved
 """
+)
 
 
 @dataclass(frozen=True)
@@ -201,7 +205,7 @@ class Scheduler:
                     break
                 queue_key = keys.RQ_QUEUE.format(name)
                 moved += self._move_due(
-                    keys=[registry_key, queue_key], args=[utcformat(now), keys.RQ_JOB_PREFIX, *ids]
+                    keys=[registry_key, queue_key, keys.WAKE], args=[utcformat(now), keys.RQ_JOB_PREFIX, *ids]
                 )
                 if len(ids) < MOVE_BATCH:
                     break
