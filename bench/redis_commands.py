@@ -1,0 +1,61 @@
+"""Redis commands per job on the worker's success path (issue 14), from INFO commandstats.
+
+    bin/bench redis_commands [--jobs 2000]
+
+`--jobs` bench:noop jobs are enqueued in one enqueue_many, then 2 `manage.py rqworker
+default` processes, started and idle beforehand, drain them. Counted: every command
+Redis served from just before the enqueue until the finished registry holds all jobs,
+divided by the number of jobs, in all and per command (the idle workers' own polling
+during the drain included, the benchmark's few reads of the registry too).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from bench.common import start_workers, stop_workers, wait_for_workers
+from worker.queues import TaskCall, enqueue_many, get_connection, get_queue
+
+COMMAND = "bin/bench redis_commands"
+
+
+def command_calls(connection) -> dict[str, int]:
+    stats = connection.info("commandstats")
+    return {name.removeprefix("cmdstat_"): int(value["calls"]) for name, value in stats.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--jobs", type=int, default=2000)
+    args = parser.parse_args()
+    connection = get_connection()
+    connection.flushdb()
+    workers = start_workers(2, "default")
+    try:
+        wait_for_workers(2)
+        time.sleep(1)
+        queue = get_queue("default")
+        before = command_calls(connection)
+        started = time.perf_counter()
+        enqueue_many([TaskCall("bench:noop")] * args.jobs)
+        while queue.finished_job_registry.count < args.jobs:
+            time.sleep(0.05)
+        elapsed = time.perf_counter() - started
+        after = command_calls(connection)
+    finally:
+        stop_workers(workers)
+    per_job = {name: (after.get(name, 0) - before.get(name, 0)) / args.jobs for name in after}
+    total = sum(per_job.values())
+    top = sorted(((n, v) for n, v in per_job.items() if v >= 0.05), key=lambda item: -item[1])
+    print(
+        f"{args.jobs} bench:noop jobs, 2 workers, drained in {elapsed:.2f} s: "
+        f"{total:.1f} Redis commands per job"
+    )
+    print("  per job: " + ", ".join(f"{name} {value:.2f}" for name, value in top))
+    print(f"  measured by: {COMMAND} --jobs {args.jobs}")
+    print(f"summary: commands_per_job={total:.2f}")
+
+
+if __name__ == "__main__":
+    main()
