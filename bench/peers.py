@@ -30,6 +30,7 @@ import contextlib
 import datetime
 import os
 import platform
+import shutil
 import signal
 import socket
 import statistics
@@ -107,19 +108,26 @@ def session_pids(sid: int) -> list[int]:
     return pids
 
 
-def rss_mb(pid: int) -> float:
+def memory_mb(pid: int) -> tuple[float, float]:
+    """(RSS, PSS) of one process in MB: PSS splits the pages shared with other processes
+    (a forked child's, say) between them, so that a sum over a tree counts them once."""
+    rss = pss = 0.0
     try:
-        with open(f"/proc/{pid}/status") as status:
-            for line in status:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
+        with open(f"/proc/{pid}/smaps_rollup") as rollup:
+            for line in rollup:
+                if line.startswith("Rss:"):
+                    rss = int(line.split()[1]) / 1024
+                elif line.startswith("Pss:"):
+                    pss = int(line.split()[1]) / 1024
     except OSError:
         pass
-    return 0.0
+    return rss, pss
 
 
-def tree_rss_mb(processes: list[subprocess.Popen]) -> float:
-    return sum(rss_mb(pid) for process in processes for pid in session_pids(process.pid))
+def tree_memory_mb(processes: list[subprocess.Popen]) -> tuple[float, float]:
+    """(RSS, PSS) summed over every process of the systems' sessions."""
+    pairs = [memory_mb(pid) for process in processes for pid in session_pids(process.pid)]
+    return sum(rss for rss, _ in pairs), sum(pss for _, pss in pairs)
 
 
 def stop(processes: list[subprocess.Popen], timeout: float = 20) -> None:
@@ -347,6 +355,7 @@ class Drain:
     enqueue_seconds: float
     commands_per_job: float | None = None
     rss_mb: float | None = None
+    pss_mb: float | None = None
 
 
 def drain(system: System, job: str, args_list: list[tuple], probe: Probe, queues: redis.Redis) -> Drain:
@@ -363,7 +372,7 @@ def drain(system: System, job: str, args_list: list[tuple], probe: Probe, queues
     try:
         wait_for(system, processes, what, probe, DONE, n, lambda key: int(probe.redis.get(key) or 0))
         calls = command_calls(queues) - calls_before
-        rss = tree_rss_mb(processes)
+        rss, pss = tree_memory_mb(processes)
     finally:
         stop(processes)
     first = probe.redis.zscore(STARTS, "first")
@@ -373,6 +382,7 @@ def drain(system: System, job: str, args_list: list[tuple], probe: Probe, queues
         enqueue_seconds=enqueue_seconds,
         commands_per_job=calls / n,
         rss_mb=rss,
+        pss_mb=pss,
     )
 
 
@@ -432,6 +442,8 @@ ROWS = [
     ("io", "50 ms of I/O (time.sleep(0.05), standing for a warehouse call), {io:,} jobs", "jobs/s", True,
      "{:,.0f}"),
     ("io_rss", "total worker RSS at the end of the I/O run", "MB", False, "{:,.0f}"),
+    ("io_pss", "total worker PSS (shared pages counted once) at the end of the I/O run", "MB", False,
+     "{:,.0f}"),
     ("lat_p50", "pickup latency at 20 jobs/s, p50", "ms", False, "{:.1f}"),
     ("lat_p99", "pickup latency at 20 jobs/s, p99", "ms", False, "{:.1f}"),
 ]  # fmt: skip
@@ -494,6 +506,7 @@ def main() -> None:
     finally:
         stop([process for process in STARTED if process.poll() is None or session_pids(process.pid)], 5)
         probe.close()
+    shutil.rmtree(LOG_DIR, ignore_errors=True)  # kept when something failed
 
 
 def run(systems: list[System], sizes: Sizes, rounds: int, probe: Probe, queues: redis.Redis) -> None:
@@ -522,13 +535,15 @@ def run(systems: list[System], sizes: Sizes, rounds: int, probe: Probe, queues: 
             io = drain(system, "io", [()] * sizes.io, probe, queues)
             out["io"].append(io.rate)
             out["io_rss"].append(io.rss_mb)
+            out["io_pss"].append(io.pss_mb)
             p50, p99, count = pickup_latency(system, sizes.latency_seconds, probe)
             out["lat_p50"].append(p50)
             out["lat_p99"].append(p99)
             print(
                 f"  round {round_number} {system.label:9} no-op {noop.rate:,.0f}/s "
                 f"({noop.commands_per_job:.1f} Redis commands/job, enqueue {noop.enqueue_seconds:.2f} s); "
-                f"update_status {status.rate:,.0f}/s; I/O {io.rate:,.0f}/s, RSS {io.rss_mb:,.0f} MB; "
+                f"update_status {status.rate:,.0f}/s; I/O {io.rate:,.0f}/s, "
+                f"RSS {io.rss_mb:,.0f} MB (PSS {io.pss_mb:,.0f}); "
                 f"latency p50 {p50:.1f} ms, p99 {p99:.1f} ms ({count} jobs)",
                 flush=True,
             )
@@ -540,8 +555,9 @@ def run(systems: list[System], sizes: Sizes, rounds: int, probe: Probe, queues: 
         "  measured by: "
         + COMMAND
         + " (throughput: all jobs enqueued, then 2 worker processes started; jobs / (end of the last "
-        "job - start of the first job), both stamped by the jobs; RSS: VmRSS summed over each "
-        "system's process trees after the I/O run, shared pages counted in each process; Redis "
+        "job - start of the first job), both stamped by the jobs; RSS and PSS: summed over each "
+        "system's process trees after the I/O run (RSS counts shared pages in each process, PSS "
+        "once); Redis "
         "commands: INFO commandstats calls delta from before the enqueue to the last job done, "
         "worker start-up included, / jobs; ratio: ours / the best peer's median, >1 = more)"
     )
