@@ -308,10 +308,13 @@ class Probe:
         self.process.wait(timeout=10)
 
 
-def command_calls(queues: redis.Redis) -> int:
-    """Commands the queues' Redis has run so far, every database, INFO itself left out."""
+def command_calls(queues: redis.Redis) -> dict[str, int]:
+    """Calls of each command the queues' Redis has run so far, every database, INFO
+    itself left out (commands run by a script or inside MULTI count one by one)."""
     stats = queues.info("commandstats")
-    return sum(value["calls"] for key, value in stats.items() if key != "cmdstat_info")
+    return {
+        key.removeprefix("cmdstat_"): value["calls"] for key, value in stats.items() if key != "cmdstat_info"
+    }
 
 
 def check_alive(system: System, processes: list[subprocess.Popen], what: str) -> None:
@@ -356,6 +359,7 @@ class Drain:
     commands_per_job: float | None = None
     rss_mb: float | None = None
     pss_mb: float | None = None
+    top_commands: str = ""
 
 
 def drain(system: System, job: str, args_list: list[tuple], probe: Probe, queues: redis.Redis) -> Drain:
@@ -371,16 +375,19 @@ def drain(system: System, job: str, args_list: list[tuple], probe: Probe, queues
     processes = system.start(io=job == "io")
     try:
         wait_for(system, processes, what, probe, DONE, n, lambda key: int(probe.redis.get(key) or 0))
-        calls = command_calls(queues) - calls_before
+        calls_after = command_calls(queues)
         rss, pss = tree_memory_mb(processes)
     finally:
         stop(processes)
+    calls = {name: after - calls_before.get(name, 0) for name, after in calls_after.items()}
+    top = sorted(((count, name) for name, count in calls.items() if count), reverse=True)[:6]
     first = probe.redis.zscore(STARTS, "first")
     last = probe.redis.zscore(ENDS, "last")
     return Drain(
         rate=n / (last - first),
         enqueue_seconds=enqueue_seconds,
-        commands_per_job=calls / n,
+        commands_per_job=sum(calls.values()) / n,
+        top_commands=", ".join(f"{name} {count / n:.1f}" for count, name in top),
         rss_mb=rss,
         pss_mb=pss,
     )
@@ -547,6 +554,7 @@ def run(systems: list[System], sizes: Sizes, rounds: int, probe: Probe, queues: 
                 f"latency p50 {p50:.1f} ms, p99 {p99:.1f} ms ({count} jobs)",
                 flush=True,
             )
+            print(f"    {system.label}'s Redis commands per no-op job, most called: {noop.top_commands}")
 
     print()
     for line in table(results, systems, sizes):
