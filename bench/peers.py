@@ -554,7 +554,7 @@ def run(systems: list[System], sizes: Sizes, rounds: int, probe: Probe, queues: 
                 f"latency p50 {p50:.1f} ms, p99 {p99:.1f} ms ({count} jobs)",
                 flush=True,
             )
-            print(f"    {system.label}'s Redis commands per no-op job, most called: {noop.top_commands}")
+            print(f"    {system.label}, Redis commands per no-op job, most called: {noop.top_commands}")
 
     print()
     for line in table(results, systems, sizes):
