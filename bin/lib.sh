@@ -56,27 +56,33 @@ python_for() {
     return 0
 }
 
-# ensure_venv EXTRA [DIR [PYTHON]]: creates DIR (.venv) with PYTHON ($PYTHON, python3)
-# and installs the project (with the dev extra when asked), only when pyproject.toml
-# changed since the last install.
+# ensure_venv EXTRAS [DIR [PYTHON]]: creates DIR (.venv) with PYTHON ($PYTHON, python3)
+# and installs the project with EXTRAS: "run" (none), "dev", or "dev,bench" (bin/bench:
+# the peers Celery, Dramatiq and Huey too), only when pyproject.toml changed since the
+# last install. A stamp file .installed-EXTRAS-HASH records each install.
 ensure_venv() {
-    local extra=$1 dir=${2:-.venv} python=${3:-}
+    local extras=$1 dir=${2:-.venv} python=${3:-}
     if [ -z "$python" ]; then ensure_python; python=$PYTHON; fi
     [ -x "$dir/bin/python" ] || { log "creating $dir ($("$python" --version))"; "$python" -m venv "$dir"; }
-    local hash stamp
+    local hash stamp wider w
     hash=$(sha1sum pyproject.toml | cut -c1-12)
-    stamp="$dir/.installed-$extra-$hash"
-    # The dev install holds everything the run install does.
-    [ "$extra" = run ] && [ -f "$dir/.installed-dev-$hash" ] && return 0
+    stamp="$dir/.installed-${extras//,/+}-$hash"
+    # A wider install holds everything a narrower one does: run < dev < dev,bench.
+    case "$extras" in
+        run) wider="dev dev+bench" ;;
+        dev) wider="dev+bench" ;;
+        *) wider="" ;;
+    esac
+    for w in $wider; do [ -f "$dir/.installed-$w-$hash" ] && return 0; done
     if [ ! -f "$stamp" ]; then
-        log "installing the project into $dir ($extra)"
+        log "installing the project into $dir ($extras)"
         "$dir/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip
-        if [ "$extra" = dev ]; then
-            "$dir/bin/python" -m pip install -q --disable-pip-version-check -e '.[dev]'
-        else
+        if [ "$extras" = run ]; then
             "$dir/bin/python" -m pip install -q --disable-pip-version-check -e .
+        else
+            "$dir/bin/python" -m pip install -q --disable-pip-version-check -e ".[$extras]"
         fi
-        rm -f "$dir"/.installed-"$extra"-*
+        rm -f "$dir"/.installed-"${extras//,/+}"-*
         touch "$stamp"
     fi
 }
