@@ -91,7 +91,7 @@ def due_ticks(entry: Entry, last: dt.datetime | None, now: dt.datetime) -> list[
             break
         ticks.append(tick)
     keep = 1 if entry.catch_up is CatchUp.LATEST else entry.max_catch_up
-    return ticks[-keep:] if ticks else []
+    return ticks[-keep:] if ticks and keep > 0 else []  # STATS_CATCH_UP_DAYS=0: no catch-up
 
 
 def next_tick(entry: Entry, after: dt.datetime) -> dt.datetime:

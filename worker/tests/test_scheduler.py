@@ -143,3 +143,9 @@ def test_interval_ticks_are_aligned_and_fire_once(last, now, expected):
     entry = next(e for e in get_schedule() if e.every)
     ticks = due_ticks(entry, at(last) if last else None, at(now))
     assert ticks == [at(t) for t in expected]
+
+
+def test_no_catch_up_with_stats_catch_up_days_zero(redis_conn, settings):
+    settings.STATS_CATCH_UP_DAYS = 0
+    fires = scheduler(redis_conn).run_once(at("2026-11-22T12:20:03+07:00"))
+    assert "stats:daily" not in fired_tasks(fires)
