@@ -79,7 +79,16 @@ def test_metrics_count_the_jobs_of_every_worker_process(client, redis_conn, proc
         what="all jobs run",
     )
     assert redis_conn.scard("test:workers") == 2
-    text = scrape(client)
+
+    # Each worker sends its counts about once a second (worker/counters.py, Tally).
+    def counted():
+        page = scrape(client)
+        done = value(page, "bookstore_task_duration_seconds_count", task="test:record_default") == 7
+        done &= value(page, "bookstore_tasks_processed_total", task="test:permanent", status="failed") == 3
+        done &= value(page, "bookstore_tasks_processed_total", task="test:rendezvous", status="success") == 2
+        return page if done else None
+
+    text = wait_until(counted, timeout=5, what="the workers' counts")
     assert value(text, "bookstore_tasks_processed_total", task="test:rendezvous", status="success") == 2
     assert value(text, "bookstore_tasks_processed_total", task="test:record_default", status="success") == 7
     assert value(text, "bookstore_tasks_processed_total", task="test:permanent", status="failed") == 3

@@ -16,7 +16,7 @@ from rq.exceptions import DeserializationError
 from rq.job import Job, JobStatus
 from rq.timeouts import JobTimeoutException
 
-from worker.counters import ABANDONED, FAILED, count_processed
+from worker.counters import ABANDONED, count_processed
 from worker.registry import Task
 
 logger = logging.getLogger("worker.jobs")
@@ -47,12 +47,6 @@ def attempt(job: Job, task: Task | None) -> int:
     if task is None or job.retries_left is None:
         return 1
     return task.max_retries - job.retries_left + 1
-
-
-def count_failure(connection, job: Job, task: Task | None, seconds: float) -> None:
-    with suppress(redis.RedisError), connection.pipeline(transaction=False) as pipe:
-        count_processed(pipe, task_name(job, task), FAILED, seconds)
-        pipe.execute()
 
 
 def log_attempt(

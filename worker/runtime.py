@@ -28,6 +28,7 @@ import logging
 import os
 import signal
 import time
+from contextlib import suppress
 from functools import partial
 
 import redis
@@ -42,7 +43,7 @@ from typing_extensions import override
 
 from worker import outcome, policy, wake
 from worker.connection import get_connection
-from worker.counters import SUCCESS, count_processed
+from worker.counters import FAILED, SUCCESS, Tally
 from worker.dequeue import WeightedDequeue
 from worker.heartbeats import JobHeartbeats
 from worker.jobs import RegisteredJob
@@ -151,6 +152,7 @@ class BookstoreWorker(SimpleWorker):
         self._attempt = 1
         self._last_exception: BaseException | None = None
         self._stop_unrecorded = False
+        self._tally = Tally()  # job metrics, sent to Redis about once a second
 
     # --- supervision ---------------------------------------------------------------------
 
@@ -207,6 +209,8 @@ class BookstoreWorker(SimpleWorker):
         except BaseException:
             logger.exception("worker %s stopped on an error", name)
             return EXIT_ERROR
+        finally:
+            self._flush_tally()
         if self._recycle:
             return EXIT_RECYCLE
         if self._stop_requested or self._idle_exit:
@@ -288,6 +292,8 @@ class BookstoreWorker(SimpleWorker):
                 continue
             if result is not None:
                 return result
+            if self._tally.pending:  # idle: nothing to batch with, send the counts now
+                self._flush_tally()
             idle_too_long = max_idle_time is not None and time.monotonic() - idle_since > max_idle_time
             if timeout is None or idle_too_long:
                 self._idle_exit = True  # burst with empty queues, or idle for too long
@@ -297,6 +303,11 @@ class BookstoreWorker(SimpleWorker):
             except REDIS_UNAVAILABLE as error:
                 self._pause(self._redis_outage.failed(error))
         return None
+
+    def _flush_tally(self) -> None:
+        # On an error the counts are kept for the next flush; the loop logs the outage.
+        with suppress(REDIS_UNAVAILABLE):
+            self._tally.flush(self.connection)
 
     def _database_ready(self) -> bool:
         """True when the database takes connections. A worker that cannot connect
@@ -371,9 +382,9 @@ class BookstoreWorker(SimpleWorker):
                 )
             job.cleanup(result_ttl, pipeline=pipeline, remove_from_queue=False)
             self.cleanup_execution(job, pipeline=pipeline)
-            task_name = outcome.task_name(job, self._current_task)
-            count_processed(pipeline, task_name, SUCCESS, (job.ended_at - job.started_at).total_seconds())
             pipeline.execute()
+        task_name = outcome.task_name(job, self._current_task)
+        self._tally.add(task_name, SUCCESS, (job.ended_at - job.started_at).total_seconds())
 
     def _remember_exception(self, job: Job, exc_type, exc_value, traceback) -> None:
         """rq exception handler: keeps the error for the attempt's log line."""
@@ -391,13 +402,15 @@ class BookstoreWorker(SimpleWorker):
             self._heartbeats.stop()
         duration = time.perf_counter() - started
         if not ok:
-            outcome.count_failure(self.connection, job, self._current_task, duration)
+            self._tally.add(outcome.task_name(job, self._current_task), FAILED, duration)
         outcome.log_attempt(
             job, queue.name, self._current_task, self._attempt, duration, ok, self._last_exception
         )
         self._jobs_done += 1
         if self._job_counter is not None:
             self._job_counter.add()
+        if self._tally.due():
+            self._flush_tally()
         self._check_memory()
         self._orphaned()
         return ok
