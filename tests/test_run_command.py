@@ -3,6 +3,7 @@ the whole system up with demo data, shows it at work within 90 s (statistics fil
 low-stock alerts open, a cash-on-delivery order confirmed by its job), logs quietly once
 it has settled, and Ctrl-C stops every process it started, each cleanly."""
 
+import contextlib
 import os
 import re
 import signal
@@ -117,7 +118,12 @@ def test_run_shows_the_system_at_work_on_a_fresh_clone_and_stops_cleanly_on_ctrl
         assert leftovers.strip() == "", f"processes left running: {leftovers}"
     finally:
         if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
+            os.killpg(process.pid, signal.SIGINT)  # as Ctrl-C: honcho stops its children
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+        _kill_everything_started_in(clone)  # whatever a failure left (honcho's children, Redis)
         log.close()
     output = log_path.read_text()
     assert "login: staff / bookstore-demo" in output
@@ -130,6 +136,22 @@ def test_run_shows_the_system_at_work_on_a_fresh_clone_and_stops_cleanly_on_ctrl
     assert "DEBUG=true" in demo_env and "SECURE_SSL_REDIRECT=false" in demo_env
     ignored = subprocess.run(["git", "check-ignore", "run/demo.env"], cwd=clone, capture_output=True)
     assert ignored.returncode == 0
+
+
+def _kill_everything_started_in(folder) -> None:
+    """SIGKILL to every process whose working directory is in ``folder``: the demo's
+    processes run there, and its Redis in run/redis under it."""
+    root = str(folder)
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            cwd = os.readlink(f"/proc/{entry}/cwd")
+        except OSError:
+            continue
+        if cwd == root or cwd.startswith(root + "/"):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(entry), signal.SIGKILL)
 
 
 def _answers(client: httpx.Client) -> bool:
