@@ -116,6 +116,8 @@ def test_run_shows_the_system_at_work_on_a_fresh_clone_and_stops_cleanly_on_ctrl
         assert process.wait(timeout=30) == 0 or process.returncode in (130, -2)
         leftovers = subprocess.run(["pgrep", "-g", str(process.pid)], capture_output=True, text=True).stdout
         assert leftovers.strip() == "", f"processes left running: {leftovers}"
+        # honcho's children have process groups of their own: none may outlive it either.
+        wait_until(lambda: not _started_in(clone), timeout=10, what="every demo process to end")
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGINT)  # as Ctrl-C: honcho stops its children
@@ -138,10 +140,10 @@ def test_run_shows_the_system_at_work_on_a_fresh_clone_and_stops_cleanly_on_ctrl
     assert ignored.returncode == 0
 
 
-def _kill_everything_started_in(folder) -> None:
-    """SIGKILL to every process whose working directory is in ``folder``: the demo's
-    processes run there, and its Redis in run/redis under it."""
-    root = str(folder)
+def _started_in(folder) -> list[int]:
+    """Processes whose working directory is in ``folder``: the demo's processes run in
+    the clone, and its Redis in run/redis under it."""
+    root, found = str(folder), []
     for entry in os.listdir("/proc"):
         if not entry.isdigit() or int(entry) == os.getpid():
             continue
@@ -150,8 +152,14 @@ def _kill_everything_started_in(folder) -> None:
         except OSError:
             continue
         if cwd == root or cwd.startswith(root + "/"):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(int(entry), signal.SIGKILL)
+            found.append(int(entry))
+    return found
+
+
+def _kill_everything_started_in(folder) -> None:
+    for pid in _started_in(folder):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
 
 
 def _answers(client: httpx.Client) -> bool:
