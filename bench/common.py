@@ -64,6 +64,19 @@ def stop_workers(workers: list[subprocess.Popen]) -> None:
             os.killpg(worker.pid, signal.SIGKILL)
 
 
+def proc_stats():
+    """(pid, the fields of /proc/PID/stat after the command name) of every process: [0] is
+    the state, [2] the process group, [3] the session, [11] and [12] utime and stime."""
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                yield int(entry), stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+
+
 def report(name: str, unit: str, runs: list[float], command: str) -> None:
     runs_text = ", ".join(f"{r:,.0f}" for r in runs)
     print(f"{name}: median {median(runs):,.0f} {unit} over {len(runs)} runs ({runs_text})")

@@ -45,7 +45,7 @@ from pathlib import Path
 import redis
 from django.db import connection
 
-from bench.common import PROJECT_DIR
+from bench.common import PROJECT_DIR, proc_stats
 from bench.peer_jobs import DONE, ENDS, ERRORS, LATENCY, STARTS, WARM, redis_url
 from bench.worker_throughput import prepare_orders
 
@@ -94,18 +94,7 @@ def launch(system: str, command: list[str]) -> subprocess.Popen:
 def session_pids(sid: int) -> list[int]:
     """Every process of session ``sid``, however deep (a child that left the process
     group included)."""
-    pids = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[3]) == sid and fields[0] != "Z":  # fields[3]: session id
-            pids.append(int(entry))
-    return pids
+    return [pid for pid, fields in proc_stats() if int(fields[3]) == sid and fields[0] != "Z"]
 
 
 def memory_mb(pid: int) -> tuple[float, float]:

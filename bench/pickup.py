@@ -16,7 +16,7 @@ import os
 import statistics
 import time
 
-from bench.common import PROJECT_DIR, start_workers, stop_workers, wait_for_workers  # noqa: F401
+from bench.common import proc_stats, start_workers, stop_workers, wait_for_workers
 from worker.queues import enqueue, get_connection
 
 COMMAND = "bin/bench pickup"
@@ -25,18 +25,8 @@ TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def _cpu_seconds(group_ids: set[int]) -> float:
-    total = 0
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) in group_ids:  # pgrp
-            total += int(fields[11]) + int(fields[12])  # utime + stime
-    return total / TICKS
+    ticks = sum(int(f[11]) + int(f[12]) for _, f in proc_stats() if int(f[2]) in group_ids)
+    return ticks / TICKS
 
 
 def one_run(jobs: int, rate: float) -> tuple[float, float, float]:

@@ -12,6 +12,7 @@ import httpx
 import pytest
 from django.utils import timezone
 
+from bookstore.management.commands.demo_screenshots import open_page
 from inventory.tests.factories import BookFactory
 from orders.models import Order
 from orders.services import COD_AUTO_CONFIRM_NOTE
@@ -21,17 +22,7 @@ from tests.helpers import free_port, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM = "/usr/bin/chromium"
 COD_DELAY = 2  # seconds
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 def _start_site(processes, **env: str) -> str:
@@ -55,6 +46,12 @@ def site(processes):
 def quick_cod_site(processes):
     """The site with cash-on-delivery orders confirming themselves 2 s after placement."""
     return _start_site(processes, COD_AUTO_CONFIRM_DELAY=str(COD_DELAY))
+
+
+def _logged_in_page(playwright, site: str):
+    browser, page = open_page(playwright)
+    _log_in(page, site)
+    return browser, page
 
 
 def _log_in(page, site: str) -> None:
@@ -87,9 +84,7 @@ def test_staff_see_the_revenue_chart_and_the_jobs_panel(site, tmp_path):
     shots = tmp_path / "screenshots"
     shots.mkdir()
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        _log_in(page, site)
+        browser, page = _logged_in_page(playwright, site)
         page.wait_for_selector("#jobs-panel")
         wait_until(
             lambda: page.reload() or "s ago" in page.inner_text("#jobs-scheduler"),
@@ -131,9 +126,7 @@ def test_staff_place_a_cod_order_and_see_it_confirm_itself(quick_cod_site, tmp_p
     shots = tmp_path / "screenshots"
     shots.mkdir()
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        _log_in(page, site)
+        browser, page = _logged_in_page(playwright, site)
         page.wait_for_selector("#jobs-panel")
         page.goto(f"{site}/admin/orders/order/")
         page.click(".object-tools a.addlink")  # "Add order" leads to the Place order page

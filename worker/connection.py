@@ -120,17 +120,28 @@ def connect(config: dict[str, Any] | None = None, *, timeout: float | None = Non
     return get_redis_connection(config)
 
 
-_clients: dict[str, Redis] = {}
+_clients: dict[tuple, Redis] = {}
 
 
 def get_connection() -> Redis:
     """The Redis of the queues: one client and pool per process and configuration (a
-    forked child's pool reconnects by itself: redis-py checks the pid)."""
-    config = settings_config()
-    key = repr(config)  # the config is built in one order: equal settings, equal key
+    forked child's pool reconnects by itself: redis-py checks the pid). Called on every
+    enqueue: a lookup by the settings' values, the config built only the first time."""
+    from django.conf import settings
+
+    key = (
+        settings.REDIS_URL,
+        tuple(settings.REDIS_SENTINELS),
+        settings.REDIS_MASTER_NAME,
+        settings.REDIS_PASSWORD,
+        settings.REDIS_SENTINEL_PASSWORD,
+        settings.REDIS_DB,
+        settings.REDIS_SSL,
+        settings.REDIS_SSL_CA_CERTS,
+    )
     client = _clients.get(key)
     if client is None:
-        client = _clients[key] = connect(config)
+        client = _clients[key] = connect(settings_config())
     return client
 
 

@@ -28,6 +28,13 @@ CHROMIUM_ARGS = [
 ]
 
 
+def open_page(playwright):
+    """Debian's Chromium, headless, flags for a machine without a network of its own (the
+    browser tests use it too); returns the browser and a 1280x900 page."""
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    return browser, browser.new_page(viewport={"width": 1280, "height": 900})
+
+
 class Command(BaseCommand):
     help = "Screenshots of the running demo (bin/run) for the README."
 
@@ -55,8 +62,7 @@ class Command(BaseCommand):
         url = url or f"http://127.0.0.1:{os.environ.get('WEB_PORT', '8000')}"
         folder.mkdir(parents=True, exist_ok=True)
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            browser, page = open_page(playwright)
             page.goto(f"{url}/admin/login/")
             page.fill("#id_username", DEMO_STAFF_USERNAME)
             page.fill("#id_password", DEMO_STAFF_PASSWORD)
