@@ -118,6 +118,11 @@ def test_run_shows_the_system_at_work_on_a_fresh_clone_and_stops_cleanly_on_ctrl
         assert leftovers.strip() == "", f"processes left running: {leftovers}"
         # honcho's children have process groups of their own: none may outlive it either.
         wait_until(lambda: not _started_in(clone), timeout=10, what="every demo process to end")
+    except BaseException:
+        # What the demo printed, for the failure report (the tmp folder may be gone later).
+        print(f"--- the last 80 lines of {log_path} ---")
+        print("\n".join(log_path.read_text(errors="replace").splitlines()[-80:]))
+        raise
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGINT)  # as Ctrl-C: honcho stops its children
