@@ -292,10 +292,10 @@ def _orders(rng: random.Random, customers: list, books: list[Book], count: int, 
         status = rng.choices(list(weights), weights=list(weights.values()))[0]
         method = rng.choice(methods)
         if number < FRESH_COD_ORDERS:
-            # Placed moments ago: they confirm themselves in the demo's first minute (15 to
-            # 55 s after the seed), as any COD order does COD_AUTO_CONFIRM_DELAY after it
+            # Placed moments ago: they confirm themselves in the demo's first minute (10 to
+            # 30 s after the seed), as any COD order does COD_AUTO_CONFIRM_DELAY after it
             # is placed.
-            created = now - timedelta(seconds=max(cod_delay - 15 - 10 * number, 0))
+            created = now - timedelta(seconds=max(cod_delay - 10 - 5 * number, 0))
             status, method = OrderStatus.PENDING, PaymentMethod.COD
         elif (
             status == OrderStatus.PENDING

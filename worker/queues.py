@@ -154,7 +154,8 @@ def _enqueue_now(
         else:
             queue.enqueue_job(job, unique=unique)
     except DuplicateJobError:
-        logger.info("task %s: job %s already exists, not enqueued again", task.name, job_id)
+        # DEBUG: the caller (the scheduler's fire line, say) tells whether it enqueued.
+        logger.debug("task %s: job %s already exists, not enqueued again", task.name, job_id)
         return False
     count_enqueued(queue.connection, task.name, task.queue)
     return True
