@@ -32,9 +32,13 @@ from contextlib import suppress
 from functools import partial
 
 import redis
+import rq
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connections
+from rq.defaults import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT
+from rq.exceptions import StopRequested
 from rq.job import Job
+from rq.logutils import setup_loghandlers
 from rq.queue import Queue
 from rq.serializers import JSONSerializer
 from rq.utils import now
@@ -206,6 +210,8 @@ class BookstoreWorker(SimpleWorker):
         limit = min(limits) if limits else None
         try:
             super().work(max_jobs=limit, **work_kwargs)
+        except StopRequested:
+            pass  # asked to stop while waiting for Redis at start-up
         except BaseException:
             logger.exception("worker %s stopped on an error", name)
             return EXIT_ERROR
@@ -230,6 +236,38 @@ class BookstoreWorker(SimpleWorker):
             self._redis_outage.ok()
             return True
         return False
+
+    @override
+    def register_birth(self):
+        self._while_redis_is_away(super().register_birth)
+
+    @override
+    def bootstrap(
+        self, logging_level="INFO", date_format=DEFAULT_LOGGING_DATE_FORMAT, log_format=DEFAULT_LOGGING_FORMAT
+    ):
+        """rq's start-up, its writes waiting out a Redis that is away: a Redis that fills
+        up or goes read-only while a working process starts pauses it, as it would later,
+        instead of failing the start again every second."""
+        setup_loghandlers(logging_level, date_format, log_format, name="rq.worker")
+        setup_loghandlers(logging_level, date_format, log_format, name="rq.job")
+        self.register_birth()
+        self.log.info("Worker %s: started with PID %d, version %s", self.name, os.getpid(), rq.VERSION)
+        self._while_redis_is_away(self.subscribe)
+        self._while_redis_is_away(partial(self.set_state, WorkerStatus.STARTED))
+
+    def _while_redis_is_away(self, write) -> None:
+        """Runs ``write``, pausing and trying again while Redis is away; gives up (rq's
+        StopRequested ends the loop) when a stop comes first."""
+        while True:
+            try:
+                write()
+            except REDIS_UNAVAILABLE as error:
+                if self._stop_requested:
+                    raise StopRequested from error
+                self._pause(self._redis_outage.failed(error))
+                continue
+            self._redis_outage.ok()
+            return
 
     def _pause(self, seconds: float) -> None:
         deadline = time.monotonic() + seconds

@@ -64,6 +64,23 @@ def test_a_full_redis_pauses_the_worker_instead_of_ending_it(redis_conn, process
     assert worker.alive()
 
 
+def test_a_redis_full_before_the_worker_starts_pauses_its_start_until_there_is_room(redis_conn, processes):
+    redis_conn.config_set("maxmemory-policy", "noeviction")
+    redis_conn.config_set("maxmemory", "1")
+    try:
+        worker = processes("rqworker", *ALL_QUEUES)
+        wait_until(lambda: "unavailable" in worker.output(), timeout=20, what="the worker to see Redis full")
+        time.sleep(3)  # a while of refused writes: the start waits, it does not fail over and over
+        assert worker.alive(), worker.output()[-3000:]
+        assert "stopped on an error" not in worker.output()
+        assert "restarting in" not in worker.output()
+    finally:
+        redis_conn.config_set("maxmemory", "0")
+    job_id = enqueue("test:stamp", "test:after_oom")
+    wait_until(lambda: job_status(job_id) == JobStatus.FINISHED, timeout=10, what="a job once Redis has room")
+    assert "reachable again" in worker.output()
+
+
 def test_max_jobs_counts_across_recycled_processes(redis_conn, processes):
     enqueue_many([TaskCall("test:stamp", ("test:stamps",)) for _ in range(150)])
     worker = processes("rqworker", "default", "--max-jobs", "100", WORKER_MAX_JOBS="30")
