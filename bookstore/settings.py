@@ -178,7 +178,14 @@ WORKER_QUEUE_WEIGHTS = {
     name: env.int(f"WORKER_QUEUES_{name.upper()}_PRIORITY", default=weight)
     for name, weight in zip(QUEUE_NAMES, (10, 5, 3, 1), strict=True)
 }
-WORKER_CONCURRENCY = env.int("WORKER_CONCURRENCY", default=4)
+# Threads in each working process, each taking and running jobs with its own database
+# connection (docs/worker.md, Concurrency); 1 runs one job at a time in the process.
+WORKER_CONCURRENCY = env.int("WORKER_CONCURRENCY", default=8)
+if WORKER_CONCURRENCY < 1:
+    raise ImproperlyConfigured(f"WORKER_CONCURRENCY must be 1 or more, not {WORKER_CONCURRENCY}")
+# Seconds past its timeout after which a thread's job that no exception could end (blocked
+# in C) makes its process finish its other jobs and make way for a fresh one.
+WORKER_STUCK_JOB_GRACE = env.int("WORKER_STUCK_JOB_GRACE", default=30)
 # Seconds a worker's registration lives without a heartbeat (rq's default is 420).
 WORKER_TTL = env.int("WORKER_TTL", default=30)
 # Seconds between a worker's heartbeats, idle or during a job.

@@ -93,6 +93,7 @@ def health_worker(request):
         "status": "unhealthy" if problems else "healthy",
         "problems": problems,
         "workers": status.workers,
+        "threads": status.threads,
         "scheduler_heartbeat_age_seconds": status.scheduler_age,
         "queues": {
             q.name: {

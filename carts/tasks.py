@@ -9,6 +9,7 @@ from worker.registry import task
     queue="low",
     max_retries=1,
     timeout=60,
+    max_concurrency=1,
     purpose="Deletes expired carts and their items in bounded batches. Returns the number deleted.",
 )
 def cleanup_expired_carts() -> dict:

@@ -30,6 +30,7 @@ def sync_inventory(warehouse_id: str, book_id: str) -> dict:
     queue="default",
     max_retries=1,
     timeout=120,
+    max_concurrency=1,
     purpose="Opens an alert per newly low stock row, enqueues their e-mails, resolves recovered ones.",
 )
 def check_low_stock() -> dict:

@@ -10,6 +10,7 @@ from worker.registry import task
     queue="low",
     max_retries=5,
     timeout=300,
+    max_concurrency=1,
     purpose="Computes one local day's figures (default: yesterday) and the refresh_days days before it.",
     throws=(InvalidStatsDate, FutureStatsDate, InvalidRefreshDays),
 )

@@ -135,8 +135,8 @@ def wait_for_workers(count: int, *, idle: bool = False, timeout: float = 30) -> 
     from rq.worker import WorkerStatus
 
     def ready():
-        workers = registered_workers()
-        if len(workers) != count:
+        workers = registered_workers()  # one per thread of each working process
+        if len({worker.pid for worker in workers}) != count:
             return None
         if idle and any(worker.get_state() != WorkerStatus.IDLE for worker in workers):
             return None

@@ -84,6 +84,32 @@ def leak(megabytes: int) -> dict:
     return {"held_mb": len(_leaked) * megabytes}
 
 
+@task("test:db_backend", queue="default", max_retries=0, timeout=30, purpose="test")
+def db_backend(key: str, parties: int) -> dict:
+    """Records the database session this job's thread uses (PostgreSQL's backend pid),
+    then waits, as ``test:rendezvous``, until ``parties`` workers have taken one."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        backend = cursor.fetchone()[0]
+    get_connection().rpush(f"{key}:backends", f"{backend}:{os.getpid()}")
+    return rendezvous(key, parties)
+
+
+@task("test:capped", queue="low", max_retries=0, timeout=30, purpose="test", max_concurrency=1)
+def capped(key: str, seconds: float) -> dict:
+    """Counts the jobs of this task running at once (``key``) and records the count
+    each one saw when it started (``key``:seen), then works for ``seconds``."""
+    connection = get_connection()
+    connection.rpush(f"{key}:seen", connection.incr(key))
+    try:
+        time.sleep(seconds)
+    finally:
+        connection.decr(key)
+    return {"worker": get_current_job().worker_name}
+
+
 TEST_TASKS = [t.name for t in registry if t.name.startswith("test:")]
 
 

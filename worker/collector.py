@@ -147,6 +147,11 @@ class JobMetricsCollector:
         yield oldest
         yield GaugeMetricFamily("bookstore_workers", "Live worker processes", value=status.workers)
         yield GaugeMetricFamily(
+            "bookstore_worker_threads",
+            "Live worker threads (rq workers), each running one job at a time",
+            value=status.threads,
+        )
+        yield GaugeMetricFamily(
             "bookstore_workers_suspended",
             "1 while rqsuspend holds every worker",
             value=int(status.suspended),

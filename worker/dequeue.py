@@ -40,6 +40,15 @@ return false
 """
 
 
+# Back from the intermediate list to the end of its queue (a job held back by its task's
+# cap), unless it is no longer in the intermediate list.
+_PUT_BACK = """
+if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 0 then return 0 end
+redis.call('RPUSH', KEYS[2], ARGV[1])
+return 1
+"""
+
+
 def weighted_order(names: list[str], weights: dict[str, int], rng: random.Random) -> list[str]:
     """A random order in which each queue comes first with probability weight / total
     (Efraimidis-Spirakis sampling without replacement)."""
@@ -57,6 +66,7 @@ class WeightedDequeue:
         self._serializer = serializer
         self._rng = random.Random()
         self._pop = connection.register_script(_POP_WEIGHTED)
+        self._put_back = connection.register_script(_PUT_BACK)
 
     def pop(self) -> tuple[Job, Queue] | None:
         """The next job and its queue, already moved to the intermediate list; None when
@@ -79,6 +89,10 @@ class WeightedDequeue:
                 self._move(job, queue, task.queue)
                 continue
             return job, queue
+
+    def put_back(self, job: Job, queue: Queue) -> None:
+        """Returns a job taken but not started to the end of its queue."""
+        self._put_back(keys=[queue.intermediate_queue_key, queue.key], args=[job.id])
 
     def _move(self, job: Job, queue: Queue, target: str) -> None:
         with self._connection.pipeline() as pipe:  # MULTI/EXEC: in one list or the other

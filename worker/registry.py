@@ -31,6 +31,9 @@ class Task:
     # forbidden change): the job fails at once and is not retried, much as dramatiq's
     # ``throws=``. Anything else the task raises is transient and retried.
     throws: tuple[type[BaseException], ...] = ()
+    # At most this many of the task's jobs run at once in one working process (0: as
+    # many as it has threads), so a long job cannot take every thread of a worker.
+    max_concurrency: int = 0
 
     @property
     def path(self) -> str:
@@ -64,6 +67,8 @@ class TaskRegistry:
             )
         if task.max_retries < 0 or task.max_retries > len(BACKOFF_SECONDS):
             raise ValueError(f"task {task.name}: max_retries must be 0..{len(BACKOFF_SECONDS)}")
+        if task.max_concurrency < 0:
+            raise ValueError(f"task {task.name}: max_concurrency must be 0 (no cap) or more")
         existing = self._by_name.get(task.name)
         if existing is not None and existing.path != task.path:
             raise ValueError(f"task {task.name} is already registered to {existing.path}")
@@ -104,9 +109,11 @@ def task(
     timeout: int,
     purpose: str,
     throws: tuple[type[BaseException], ...] = (),
+    max_concurrency: int = 0,
 ) -> Callable[[Callable], Callable]:
     """Registers the decorated function as task ``name``; the function itself is unchanged.
-    ``throws`` names the exceptions that fail the job at once, without retries."""
+    ``throws`` names the exceptions that fail the job at once, without retries;
+    ``max_concurrency`` caps its jobs running at once in one working process."""
 
     def decorate(function: Callable) -> Callable:
         registry.register(
@@ -118,6 +125,7 @@ def task(
                 timeout=timeout,
                 purpose=purpose,
                 throws=tuple(throws),
+                max_concurrency=max_concurrency,
             )
         )
         return function

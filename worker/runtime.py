@@ -27,6 +27,7 @@ import gc
 import logging
 import os
 import signal
+import threading
 import time
 from contextlib import suppress
 from functools import partial
@@ -48,6 +49,7 @@ from typing_extensions import override
 from worker import outcome, policy, wake
 from worker.connection import get_connection
 from worker.counters import FAILED, SUCCESS, Tally
+from worker.crew import Crew, ThreadDeathPenalty, member_names
 from worker.dequeue import WeightedDequeue
 from worker.heartbeats import JobHeartbeats
 from worker.jobs import RegisteredJob
@@ -157,6 +159,13 @@ class BookstoreWorker(SimpleWorker):
         self._last_exception: BaseException | None = None
         self._stop_unrecorded = False
         self._tally = Tally()  # job metrics, sent to Redis about once a second
+        # With WORKER_CONCURRENCY > 1, this worker is one thread of a crew (worker/crew.py).
+        self._crew: Crew | None = None
+        self.job_deadline: float | None = None  # monotonic time the running job's timeout ends
+        self.stuck = False
+        self.ended_on_error = False
+        self._limit_reached = False
+        self._held_back: set[str] = set()  # job ids put back for their task's cap since the last take
 
     # --- supervision ---------------------------------------------------------------------
 
@@ -173,11 +182,17 @@ class BookstoreWorker(SimpleWorker):
         self._refuse_an_evicting_redis()
         supervisor = Supervisor(
             partial(self._run_child, work_kwargs=kwargs),
-            partial(self._recovery.recover_dead_worker, type(self)),
+            self._recover_process,
             burst=burst,
             max_jobs=max_jobs,
         )
         return supervisor.run()
+
+    def _recover_process(self, name: str) -> None:
+        """Recovers the jobs of working process ``name``, which died: its one worker, or
+        each of its threads'."""
+        for member in member_names(name, settings.WORKER_CONCURRENCY):
+            self._recovery.recover_dead_worker(type(self), member)
 
     def _refuse_an_evicting_redis(self) -> None:
         """Exits 1 before taking any job from a Redis that may evict queued jobs. A Redis
@@ -208,6 +223,8 @@ class BookstoreWorker(SimpleWorker):
         recycle_after = settings.WORKER_MAX_JOBS or None
         limits = [n for n in (jobs_left, recycle_after) if n]
         limit = min(limits) if limits else None
+        if settings.WORKER_CONCURRENCY > 1:
+            return self._run_crew(name, jobs_left, limit, work_kwargs)
         try:
             super().work(max_jobs=limit, **work_kwargs)
         except StopRequested:
@@ -224,6 +241,67 @@ class BookstoreWorker(SimpleWorker):
         if limit is not None and self._jobs_done >= limit:
             return EXIT_DONE if jobs_left is not None and self._jobs_done >= jobs_left else EXIT_RECYCLE
         return EXIT_ERROR  # rq's loop ended on an error it logged (a Redis timeout, say)
+
+    def _run_crew(self, name: str, jobs_left: int | None, limit: int | None, work_kwargs: dict) -> int:
+        """WORKER_CONCURRENCY threads, each a worker of its own (worker/crew.py); returns
+        the exit code for the supervisor, as ``_run_child`` does for one."""
+        crew = Crew(limit, settings.WORKER_STUCK_JOB_GRACE)
+        members = [self._member(member, crew) for member in member_names(name, settings.WORKER_CONCURRENCY)]
+        try:
+            crew.run(members, partial(BookstoreWorker._work_in_thread, work_kwargs=work_kwargs))
+        except SystemExit:
+            logger.warning("worker %s: cold stop; its running jobs are recovered as abandoned", name)
+            return EXIT_ERROR
+        if crew.stuck or any(member.ended_on_error for member in members):
+            return EXIT_ERROR
+        if any(member._recycle for member in members):
+            return EXIT_RECYCLE
+        if crew.slots.exhausted:
+            done = sum(member._jobs_done for member in members)
+            return EXIT_DONE if jobs_left is not None and done >= jobs_left else EXIT_RECYCLE
+        return EXIT_DONE
+
+    def _member(self, name: str, crew: Crew) -> BookstoreWorker:
+        member = type(self)(self.queue_names(), name=name)
+        member._is_child = True
+        member._parent_pid = self._parent_pid
+        member._job_counter = self._job_counter
+        member._crew = crew
+        # One log line per outage for the process, not one per thread.
+        member._redis_outage = self._redis_outage
+        member._database_outage = self._database_outage
+        member.death_penalty_class = ThreadDeathPenalty
+        return member
+
+    def _work_in_thread(self, work_kwargs: dict) -> None:
+        """A crew member's thread: rq's loop, with this worker's hooks, until stopped."""
+        self.ended_on_error = False
+        try:
+            self.work(max_jobs=None, **work_kwargs)
+        except StopRequested:
+            pass
+        except BaseException:
+            logger.exception("worker %s stopped on an error", self.name)
+            self.ended_on_error = True
+        finally:
+            self._flush_tally()
+            connections.close_all()  # this thread's own connections
+        if not (self._stop_requested or self._idle_exit or self._limit_reached or self._recycle):
+            self.ended_on_error = True  # rq's loop ended on an error it logged
+        if self.ended_on_error:
+            self._stop_requested = True  # the others stop too: the process is replaced
+
+    def request_warm_stop(self) -> None:
+        """Every running job finishes; no new one is taken. (rq's request_stop, without
+        its signal handling, which the crew does.)"""
+        if self._shutdown_requested_date is None:
+            self._shutdown_requested_date = now()
+        self._shutdown()
+
+    @override
+    def _install_signal_handlers(self):
+        if threading.current_thread() is threading.main_thread():
+            super()._install_signal_handlers()  # a crew's signals go to Crew.run's handlers
 
     def _wait_for_redis(self) -> bool:
         """Waits for Redis before registering; False if a stop came first."""
@@ -323,7 +401,10 @@ class BookstoreWorker(SimpleWorker):
                     self.run_maintenance_tasks()
                 if not self._database_ready():
                     continue
-                result = self._dequeue.pop()
+                if self._crew is not None and not self._crew.slots.take():
+                    self._limit_reached = self._stop_requested = True  # the process's job limit
+                    break
+                result = self._pop()
                 self._redis_outage.ok()
             except REDIS_UNAVAILABLE as error:
                 self._pause(self._redis_outage.failed(error))
@@ -341,6 +422,32 @@ class BookstoreWorker(SimpleWorker):
             except REDIS_UNAVAILABLE as error:
                 self._pause(self._redis_outage.failed(error))
         return None
+
+    def _pop(self):
+        """The next job, or None; in a crew, a slot is held for it and its task's cap
+        (``max_concurrency``) respected: a job whose task is at its cap in this process
+        goes back to the end of its queue for another process or a later turn."""
+        crew = self._crew
+        if crew is None:
+            return self._dequeue.pop()
+        try:
+            while (result := self._dequeue.pop()) is not None:
+                job, queue = result
+                if crew.caps.acquire(policy.task_of(job)):
+                    self._held_back.clear()
+                    break
+                self._dequeue.put_back(job, queue)
+                if job.id in self._held_back:  # around the queue and back: only capped jobs left
+                    self._held_back.clear()
+                    result = None
+                    break
+                self._held_back.add(job.id)
+        except BaseException:
+            crew.slots.give_back()
+            raise
+        if result is None:
+            crew.slots.give_back()
+        return result
 
     def _flush_tally(self) -> None:
         # On an error the counts are kept for the next flush; the loop logs the outage.
@@ -392,6 +499,8 @@ class BookstoreWorker(SimpleWorker):
         super().prepare_job_execution(job, remove_from_intermediate_queue=True)
         self._attempt = outcome.attempt(job, self._current_task)
         self._heartbeats.start(job)
+        if self._crew is not None and job.timeout is not None and job.timeout > 0:
+            self.job_deadline = time.monotonic() + job.timeout
 
     @override
     def handle_execution_ended(self, job: Job, queue: Queue, heartbeat_ttl: int):
@@ -438,6 +547,9 @@ class BookstoreWorker(SimpleWorker):
             ok = super().perform_job(job, queue)
         finally:
             self._heartbeats.stop()
+            self.job_deadline = None
+            if self._crew is not None:
+                self._crew.caps.release(self._current_task)
         duration = time.perf_counter() - started
         if not ok:
             self._tally.add(outcome.task_name(job, self._current_task), FAILED, duration)

@@ -34,10 +34,11 @@ class QueueStatus:
 @dataclass(frozen=True)
 class JobsStatus:
     queues: list[QueueStatus]
-    workers: int
+    workers: int  # live working processes
     scheduler_age: float | None
     suspended: bool = False  # rqsuspend in force
     scheduler_leader: str | None = None  # the leading run_scheduler's name (host-pid-id)
+    threads: int = 0  # live rq workers: one per thread of each working process
 
     @property
     def failed(self) -> int:
@@ -89,7 +90,7 @@ def jobs_status(connection: Redis) -> JobsStatus:
             else:
                 pipe.echo("")  # keeps one answer per queue
         for key in worker_keys:
-            pipe.hget(key, "last_heartbeat")
+            pipe.hmget(key, "last_heartbeat", "hostname", "pid")
         stamps = pipe.execute()
     now = time.time()
     queues = [
@@ -105,12 +106,17 @@ def jobs_status(connection: Redis) -> JobsStatus:
             QUEUE_NAMES, rows, stamps, strict=False
         )
     ]
-    heartbeats = stamps[len(rows) :]
-    ages = [_age(now, stamp) for stamp in heartbeats]
-    live = sum(1 for age in ages if age is not None and age <= worker_live_after())
+    # Each thread of a working process is an rq worker of its own (worker/crew.py): a
+    # process counts once, by host and pid.
+    live = [
+        (hostname, pid)
+        for beat, hostname, pid in stamps[len(rows) :]
+        if (age := _age(now, beat)) is not None and age <= worker_live_after()
+    ]
     return JobsStatus(
         queues=queues,
-        workers=live,
+        workers=len(set(live)),
+        threads=len(live),
         scheduler_age=round(now - float(beat), 1) if beat else None,
         suspended=bool(suspended),
         scheduler_leader=leader.decode() if leader else None,

@@ -24,6 +24,7 @@ import mmap
 import os
 import signal
 import struct
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -43,17 +44,19 @@ STABLE_AFTER = 30.0  # a child that lived this long resets the restart delay
 
 class JobCounter:
     """Jobs done by every child of this supervisor: eight bytes of memory shared across
-    fork, written by the (single) working child, read by the parent."""
+    fork, written by the working child's threads, read by the parent."""
 
     def __init__(self) -> None:
         self._memory = mmap.mmap(-1, 8)
+        self._lock = threading.Lock()
 
     @property
     def value(self) -> int:
         return struct.unpack_from("q", self._memory)[0]
 
     def add(self, n: int = 1) -> None:
-        struct.pack_into("q", self._memory, 0, self.value + n)
+        with self._lock:
+            struct.pack_into("q", self._memory, 0, self.value + n)
 
 
 def describe_exit(status: int) -> str:

@@ -97,12 +97,15 @@ def test_sigterm_while_the_child_is_being_restarted_ends_the_worker_at_once_losi
     waiting = [enqueue("test:stamp", "test:stamps") for _ in range(5)]
     worker = processes("rqworker", "default")
     wait_until(lambda: "restarting in" in worker.output(), timeout=20, what="the child's crash")
+    stamped = redis_conn.llen("test:stamps")  # by the crashed process's other threads, if any
     worker.send(signal.SIGTERM)
     assert worker.wait(timeout=10) == 0, worker.output()[-3000:]
     output = worker.output()
     assert "cold shut down" not in output
-    assert redis_conn.llen("test:stamps") == 0  # no fresh child was started after the stop
-    assert [job_status(job_id) for job_id in waiting] == [JobStatus.QUEUED] * 5
+    assert redis_conn.llen("test:stamps") == stamped  # no fresh child was started after the stop
+    statuses = [job_status(job_id) for job_id in waiting]
+    assert statuses.count(JobStatus.FINISHED) == stamped
+    assert statuses.count(JobStatus.QUEUED) == 5 - stamped
     assert job_status(crash) in (JobStatus.SCHEDULED, JobStatus.QUEUED)  # its retry, not lost
     assert int(redis_conn.get("test:crash")) == 1
 

@@ -4,6 +4,7 @@ import signal
 from collections import Counter
 
 import pytest
+from django.conf import settings
 from rq import Queue
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
@@ -120,9 +121,12 @@ def test_a_worker_process_crashing_mid_job_is_replaced_and_the_job_retried(redis
 
 
 def test_a_leaking_worker_process_is_recycled_above_its_memory_limit(redis_conn, processes):
-    enqueue_many([TaskCall("test:leak", (40,)) for _ in range(8)])
+    # Each of the process's threads may take a job before the first one ends: three jobs
+    # per thread leak past the limit whatever WORKER_CONCURRENCY is.
+    count = 3 * settings.WORKER_CONCURRENCY
+    enqueue_many([TaskCall("test:leak", (30,)) for _ in range(count)])
     worker = start_worker(processes, "default", WORKER_MAX_RSS_MB="150")
-    wait_until(lambda: redis_conn.llen(jobs.RECORD_KEY) == 8, timeout=60, what="the leaking jobs")
+    wait_until(lambda: redis_conn.llen(jobs.RECORD_KEY) == count, timeout=60, what="the leaking jobs")
     pids = {entry.decode().rsplit(":", 1)[1] for entry in redis_conn.lrange(jobs.RECORD_KEY, 0, -1)}
     assert len(pids) >= 2, "the worker process was never replaced"
     assert "recycling" in worker.output()

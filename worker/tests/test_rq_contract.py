@@ -44,6 +44,9 @@ OVERRIDDEN = {
         "heartbeat": ["self", "timeout", "pipeline"],
         "check_for_suspension": ["self", "burst"],
         "set_state": ["self", "state", "pipeline"],
+        "bootstrap": ["self", "logging_level", "date_format", "log_format"],
+        "register_birth": ["self"],
+        "_install_signal_handlers": ["self"],
     },
     (RegisteredJob, Job): {
         "func": ["self"],
@@ -102,6 +105,19 @@ def test_the_private_members_we_use_are_still_there():
     worker = SimpleWorker(["default"], connection=django_rq.get_connection("default"))
     # The work loop stops on this flag; our signal handling and recycling set it.
     assert worker._stop_requested is False, "rq's worker no longer has _stop_requested"
+    # A crew's warm stop sets the date rq's heartbeat writes (set_shutdown_requested_date).
+    assert "self._shutdown_requested_date" in inspect.getsource(Worker.set_shutdown_requested_date)
+    # BookstoreWorker.bootstrap is rq's with its writes retried: the same steps.
+    source = inspect.getsource(Worker.bootstrap)
+    steps = [
+        "setup_loghandlers",
+        "self.register_birth()",
+        "self.subscribe()",
+        "self.set_state(WorkerStatus.STARTED)",
+    ]
+    assert all(step in source for step in steps), "rq's bootstrap changed: re-read BookstoreWorker.bootstrap"
+    # A crew's threads run jobs under rq's timer penalty, through this attribute.
+    assert "self.death_penalty_class(timeout, JobTimeoutException" in inspect.getsource(Worker.perform_job)
 
 
 def test_rq_s_failed_job_line_is_the_one_our_log_filter_drops():

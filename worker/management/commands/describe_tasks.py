@@ -20,12 +20,22 @@ class Command(BaseCommand):
                 t.queue,
                 str(t.max_retries),
                 f"{t.timeout} s",
+                str(t.max_concurrency) if t.max_concurrency else "-",
                 ", ".join(error.__name__ for error in t.throws) or "-",
                 t.purpose,
             )
             for t in registry
         ]
-        header = ("task", "function", "queue", "max retries", "timeout", "fails at once on", "purpose")
+        header = (
+            "task",
+            "function",
+            "queue",
+            "max retries",
+            "timeout",
+            "at once per process",
+            "fails at once on",
+            "purpose",
+        )
         if markdown:
             self.stdout.write("| " + " | ".join(header) + " |")
             self.stdout.write("|" + "---|" * len(header))

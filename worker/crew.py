@@ -1,0 +1,192 @@
+"""Threads in the working process: ``WORKER_CONCURRENCY`` of them, each an rq worker.
+
+The model is Sidekiq's processors rather than a dispatcher feeding a pool (Celery,
+Dramatiq): every thread takes its own job from Redis, in weighted order with the atomic
+move into the intermediate list, waits on the wake-up list when idle, and runs the job
+with its own database connection (Django's connections are per thread). Each thread is
+registered as a worker of its own, ``<process name>-<n>``, with its own heartbeats and
+started-registry entry, so the dashboard, ``rq info``, the abandoned-job clean-up and the
+supervisor's recovery after a crash see every running job as with one thread.
+
+The process's main thread runs no job. It takes SIGTERM and SIGINT (a warm stop for every
+thread: each running job finishes), passes a stop one thread decided (recycling, an
+orphaned process, the job limit) to the others, and watches for a job stuck past its
+timeout in a call no exception can interrupt.
+
+Timeouts: rq's death penalty by SIGALRM works in the main thread only. A thread's job is
+ended by an exception raised in that thread when its timeout passes (rq's
+``TimerDeathPenalty``, the mechanism of Dramatiq's time limits). Python delivers it at the
+job's next bytecode: a job blocked in C (a socket read, ``time.sleep``) sees it when the
+call returns. A job still running ``WORKER_STUCK_JOB_GRACE`` seconds after its timeout
+makes the process finish its other jobs and exit; the supervisor starts a fresh one and
+hands the stuck job to the abandoned-job handling (retried or failed by its policy).
+
+``rq``'s worker is written for one job per process; what it keeps per process (signal
+handlers, the SIGALRM penalty, ``max_jobs``) is replaced here, the rest is per instance.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from rq.timeouts import TimerDeathPenalty
+
+if TYPE_CHECKING:
+    from worker.registry import Task
+
+logger = logging.getLogger("worker.jobs")
+
+WATCH_EVERY = 0.05  # seconds between two looks of the main thread at its threads
+
+
+def member_names(process_name: str, concurrency: int) -> list[str]:
+    """The rq worker names of a working process: its own with one thread, else one per
+    thread."""
+    if concurrency <= 1:
+        return [process_name]
+    return [f"{process_name}-{n}" for n in range(1, concurrency + 1)]
+
+
+class ThreadDeathPenalty(TimerDeathPenalty):
+    """rq's timer-based penalty, made unable to fire once the job's block has ended."""
+
+    def __init__(self, timeout, exception, **kwargs):
+        super().__init__(timeout, exception, **kwargs)
+        self._lock = threading.Lock()
+        self._cancelled = False
+
+    def handle_death_penalty(self):
+        with self._lock:
+            if not self._cancelled:
+                super().handle_death_penalty()
+
+    def cancel_death_penalty(self):
+        with self._lock:
+            self._cancelled = True
+        super().cancel_death_penalty()
+
+
+class Slots:
+    """How many more jobs this process may start (``--max-jobs``, WORKER_MAX_JOBS): a
+    thread takes a slot before it takes a job, and gives it back if there was none, so
+    the limit is exact with any number of threads."""
+
+    def __init__(self, limit: int | None):
+        self._left = limit
+        self._lock = threading.Lock()
+
+    def take(self) -> bool:
+        with self._lock:
+            if self._left is None:
+                return True
+            if self._left <= 0:
+                return False
+            self._left -= 1
+            return True
+
+    def give_back(self) -> None:
+        with self._lock:
+            if self._left is not None:
+                self._left += 1
+
+    @property
+    def exhausted(self) -> bool:
+        with self._lock:
+            return self._left is not None and self._left <= 0
+
+
+class Caps:
+    """Each task's ``max_concurrency``: at most that many of its jobs run at once in this
+    process, so a long ``stats:daily`` catch-up cannot take every thread."""
+
+    def __init__(self) -> None:
+        self._running: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def acquire(self, task: Task | None) -> bool:
+        if task is None or not task.max_concurrency:
+            return True
+        with self._lock:
+            if self._running[task.name] >= task.max_concurrency:
+                return False
+            self._running[task.name] += 1
+            return True
+
+    def release(self, task: Task | None) -> None:
+        if task is None or not task.max_concurrency:
+            return
+        with self._lock:
+            self._running[task.name] -= 1
+
+
+class Crew:
+    """The threads of one working process, and what they share."""
+
+    def __init__(self, limit: int | None, stuck_grace: float):
+        self.slots = Slots(limit)
+        self.caps = Caps()
+        self.stuck_grace = stuck_grace
+        self.members: list = []
+        self.stuck = False
+        self._first_signal_at: float | None = None
+
+    def run(self, members: list, work: Callable) -> None:
+        """Runs ``work(member)`` in a thread per member until all have ended; returns
+        early (leaving a stuck thread behind) when a job is stuck past its timeout."""
+        self.members = members
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
+        threads = [
+            threading.Thread(target=work, args=(member,), name=member.name, daemon=True) for member in members
+        ]
+        for thread in threads:
+            thread.start()
+        while any(thread.is_alive() for thread in threads):
+            time.sleep(WATCH_EVERY)
+            if any(member._stop_requested for member in members):
+                self.stop()
+            if not self.stuck and self._stuck_member() is not None:
+                self.stuck = True
+                self.stop()
+            if self.stuck and not any(
+                thread.is_alive() for thread, member in zip(threads, members, strict=True) if not member.stuck
+            ):
+                return  # the stuck thread ends with the process
+
+    def _on_signal(self, signum, frame) -> None:
+        # As rq's worker: a second signal within a second is the same request arriving
+        # twice (Ctrl-C reaches both the supervisor, which forwards it, and this process).
+        at = time.monotonic()
+        if self._first_signal_at is None:
+            self._first_signal_at = at
+            logger.info("worker: warm stop requested; the running jobs finish first")
+            self.stop()
+        elif at - self._first_signal_at >= 1:
+            raise SystemExit(1)  # a cold stop; the running jobs are recovered as abandoned
+
+    def stop(self) -> None:
+        for member in self.members:
+            member.request_warm_stop()
+
+    def _stuck_member(self):
+        at = time.monotonic()
+        for member in self.members:
+            deadline = member.job_deadline
+            if deadline is not None and at > deadline + self.stuck_grace:
+                member.stuck = True
+                logger.error(
+                    "worker %s: job %s is still running %.0f s past its timeout, in a call that cannot "
+                    "be interrupted; this process ends once its other jobs finish, and the job is "
+                    "handled as abandoned",
+                    member.name,
+                    member.get_current_job_id(),
+                    at - deadline,
+                )
+                return member
+        return None
