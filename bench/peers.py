@@ -9,7 +9,8 @@ Every system runs 2 worker processes and the same job bodies (bench/peer_jobs.py
 call the project's own code (orders.tasks.update_order_status, hence
 orders.services.order_update_status) with Django set up in each worker process:
 
-* ours: ``manage.py rqworker critical high default low``, twice; jobs enqueued with
+* ours: ``manage.py rqworker critical high default low``, twice, with its default
+  WORKER_CONCURRENCY=8 threads each, every job; jobs enqueued with
   worker.queues.enqueue_many / TaskCall (tasks bench:peers_* of bench/tasks.py);
 * Celery (Redis db 1): 2 ``-P solo`` workers, and for the I/O job 2 ``-P threads -c 8``;
 * Dramatiq (Redis db 2): ``--processes 2 --threads 8`` (its defaults), every job;
@@ -234,7 +235,7 @@ SYSTEMS = {
     "ours": Ours(
         "ours",
         "ours",
-        ("2 x manage.py rqworker (one job at a time each)", "the same: 2 processes, 1 job at a time each"),
+        ("2 x manage.py rqworker, WORKER_CONCURRENCY=8 (its default)", "the same: 2 processes x 8 threads"),
         redis_db=0,
         packages=("rq", "django-rq"),
     ),
