@@ -43,12 +43,13 @@ def wait_for_workers(count: int, timeout: float = 30) -> None:
 
     from worker.queues import get_connection
 
+    def processes() -> int:  # each thread of a working process registers as a worker
+        return len({worker.pid for worker in Worker.all(connection=get_connection())})
+
     deadline = time.monotonic() + timeout
-    while len(Worker.all(connection=get_connection())) < count:
+    while processes() < count:
         if time.monotonic() > deadline:
-            raise SystemExit(
-                f"only {len(Worker.all(connection=get_connection()))} of {count} workers started"
-            )
+            raise SystemExit(f"only {processes()} of {count} worker processes started")
         time.sleep(0.1)
 
 

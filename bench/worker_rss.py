@@ -1,7 +1,8 @@
-"""Worker memory over a long run (issue 3): RSS of the working process after 5,000 and
-after 50,000 bench:noop jobs, recycling turned off so any growth shows.
+"""Worker memory over a long run (issues 3 and 14): RSS of the working process after
+5,000 and after 100,000 bench:noop jobs, with its WORKER_CONCURRENCY threads (default 8),
+recycling turned off so any growth shows.
 
-    bin/bench worker_rss [--jobs 50000]
+    bin/bench worker_rss [--jobs 100000] [--threads 8]
 """
 
 from __future__ import annotations
@@ -27,11 +28,14 @@ def rss_mb(pid: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--jobs", type=int, default=50_000)
+    parser.add_argument("--jobs", type=int, default=100_000)
+    parser.add_argument("--threads", type=int, default=8)
     args = parser.parse_args()
     connection = get_connection()
     connection.flushdb()
-    workers = start_workers(1, "default", WORKER_MAX_JOBS="0", WORKER_MAX_RSS_MB="0")
+    workers = start_workers(
+        1, "default", WORKER_MAX_JOBS="0", WORKER_MAX_RSS_MB="0", WORKER_CONCURRENCY=str(args.threads)
+    )
     try:
         wait_for_workers(1)
         pid = Worker.all(connection=connection)[0].pid
@@ -50,9 +54,10 @@ def main() -> None:
     growth = (last - first) / first * 100
     print(
         f"worker RSS: {first:.1f} MB after {BATCH:,} jobs, {last:.1f} MB after {max(samples):,} jobs "
-        f"({growth:+.1f} %), {max(samples) / elapsed:,.0f} jobs/s on one worker"
+        f"({growth:+.1f} %), {max(samples) / elapsed:,.0f} jobs/s on one worker process"
+        f" of {args.threads} threads"
     )
-    print("  measured by: bin/bench worker_rss")
+    print(f"  measured by: bin/bench worker_rss --jobs {args.jobs} --threads {args.threads}")
 
 
 if __name__ == "__main__":

@@ -110,6 +110,11 @@ def capped(key: str, seconds: float) -> dict:
     return {"worker": get_current_job().worker_name}
 
 
+@task("test:noop", queue="default", max_retries=0, timeout=10, purpose="test")
+def noop() -> None:
+    """Does nothing: the worker's own cost per job."""
+
+
 TEST_TASKS = [t.name for t in registry if t.name.startswith("test:")]
 
 

@@ -1,6 +1,6 @@
 from inspect import signature
 
-from rq.job import Job
+from rq.job import Job, _job_stack
 from typing_extensions import override
 
 from worker import policy
@@ -37,3 +37,16 @@ class RegisteredJob(Job):
             policy.apply(self, task)
             policy.persist(self, pipeline)
         super().prepare_for_execution(worker_name, pipeline)
+
+    @override
+    def perform(self):
+        """rq's, without its PERSIST round trip when the job was enqueued without a
+        ``ttl``: its key has no expiry to lift before it runs."""
+        if self.ttl is not None:
+            return super().perform()
+        _job_stack.push(self)  # what get_current_job() reads
+        try:
+            self._result = self._execute()
+        finally:
+            assert self is _job_stack.pop()
+        return self._result

@@ -53,6 +53,11 @@ def apply(job: Job, task: Task) -> None:
         job.retries_left = min(job.retries_left, task.max_retries)
 
 
+def stored(job: Job) -> tuple:
+    """The policy as ``persist`` writes it (no retries left and none given are the same)."""
+    return job.timeout, job.retries_left or 0, job.retry_intervals or None
+
+
 def persist(job: Job, pipeline) -> None:
     """Writes the applied policy into the job's hash, with the caller's pipeline."""
     fields = {"timeout": job.timeout, "retries_left": job.retries_left}

@@ -38,7 +38,7 @@ from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connections
 from rq.defaults import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT
 from rq.exceptions import StopRequested
-from rq.job import Job
+from rq.job import Job, JobStatus
 from rq.logutils import setup_loghandlers
 from rq.queue import Queue
 from rq.serializers import JSONSerializer
@@ -56,6 +56,7 @@ from worker.jobs import RegisteredJob
 from worker.recovery import Recovery
 from worker.redis_checks import eviction_problem
 from worker.supervisor import EXIT_DONE, EXIT_ERROR, EXIT_RECYCLE, JobCounter, Supervisor
+from worker.take import JobTrips, Taken
 from worker.wake import WakingQueue
 
 logger = logging.getLogger("worker.jobs")
@@ -138,9 +139,11 @@ class BookstoreWorker(SimpleWorker):
         handlers = [policy.on_failure, self._remember_exception]
         for handler in handlers:
             self.push_exc_handler(handler)
-        self._dequeue = WeightedDequeue(
-            self.connection, self.queues, settings.WORKER_QUEUE_WEIGHTS, RegisteredJob, self.serializer
-        )
+        self._dequeue = WeightedDequeue(self.connection, self.queues, settings.WORKER_QUEUE_WEIGHTS)
+        self._trips = JobTrips(self.connection, self.queues, RegisteredJob, self.serializer)
+        self._taken_at = None  # when the take step marked the current job started
+        self._successes = 0  # this worker's successes and their seconds, not yet sent
+        self._working_seconds = 0.0
         self._recovery = Recovery(self.connection, self.queues, handlers)
         self._heartbeats = JobHeartbeats(self.job_monitoring_interval, self._beat, lambda: self.name)
         self._redis_outage = Outage("Redis", lambda: self.name)
@@ -385,8 +388,8 @@ class BookstoreWorker(SimpleWorker):
     def dequeue_job_and_maintain_ttl(self, timeout: int | None, max_idle_time: int | None = None):
         """Takes the next job in weighted order (``worker/dequeue.py``); while every queue
         is empty, blocks on the wake-up list (``worker/wake.py``) for at most 0.2 s at a
-        time; pauses while Redis or the database is away."""
-        self.set_state(WorkerStatus.IDLE)
+        time; pauses while Redis or the database is away. The job that just
+        ended is marked finished in the same step as the next is taken (worker/take.py)."""
         self.procline("Listening on " + ",".join(self.queue_names()))
         idle_since = time.monotonic()
         last_heartbeat = 0.0
@@ -398,8 +401,10 @@ class BookstoreWorker(SimpleWorker):
                     if self._orphaned():
                         break
                 if self.should_run_maintenance_tasks:
+                    self._send_finish()  # nothing slow before a finished job is recorded
                     self.run_maintenance_tasks()
                 if not self._database_ready():
+                    self._send_finish()
                     continue
                 if self._crew is not None and not self._crew.slots.take():
                     self._limit_reached = self._stop_requested = True  # the process's job limit
@@ -411,7 +416,7 @@ class BookstoreWorker(SimpleWorker):
                 continue
             if result is not None:
                 return result
-            if self._tally.pending:  # idle: nothing to batch with, send the counts now
+            if self._tally.pending or self._successes:  # idle: nothing to batch with, send them now
                 self._flush_tally()
             idle_too_long = max_idle_time is not None and time.monotonic() - idle_since > max_idle_time
             if timeout is None or idle_too_long:
@@ -423,20 +428,62 @@ class BookstoreWorker(SimpleWorker):
                 self._pause(self._redis_outage.failed(error))
         return None
 
+    def _send_finish(self) -> None:
+        """Records the job that just ended now, rather than with the next take."""
+        self._trips.flush(self.key, idle=self._state_sent != WorkerStatus.IDLE)
+        self._state_sent = WorkerStatus.IDLE
+
+    @override
+    def teardown(self):
+        try:
+            self._send_finish()
+        except REDIS_UNAVAILABLE as error:
+            logger.error(
+                "worker %s: could not record its last finished job (%s); its heartbeat lapses and it "
+                "is handled as abandoned",
+                self.name,
+                error,
+            )
+        super().teardown()
+
+    def _take(self):
+        """Records the job that just ended and takes the next, in one step
+        (worker/take.py); moves a job found on another queue than its task's."""
+        order = self._dequeue.order()
+        while True:
+            idle = self._state_sent != WorkerStatus.IDLE
+            taken = self._trips.take(order, self.key, self.name, self.get_heartbeat_ttl(None), idle=idle)
+            if taken is None:
+                self._state_sent = WorkerStatus.IDLE
+                return None
+            self._state_sent = WorkerStatus.BUSY
+            if not isinstance(taken, Taken):
+                continue  # its job was deleted while queued: nothing to run
+            task = policy.task_of(taken.job)
+            if task is not None and task.queue != taken.queue.name:
+                self._dequeue.requeue(taken, task.queue, at_front=True)
+                continue
+            self.execution = taken.execution
+            self._taken_at = taken.started_at
+            return taken.job, taken.queue
+
     def _pop(self):
         """The next job, or None; in a crew, a slot is held for it and its task's cap
         (``max_concurrency``) respected: a job whose task is at its cap in this process
         goes back to the end of its queue for another process or a later turn."""
         crew = self._crew
         if crew is None:
-            return self._dequeue.pop()
+            return self._take()
         try:
-            while (result := self._dequeue.pop()) is not None:
+            while (result := self._take()) is not None:
                 job, queue = result
                 if crew.caps.acquire(policy.task_of(job)):
                     self._held_back.clear()
                     break
-                self._dequeue.put_back(job, queue)
+                self._dequeue.requeue(
+                    Taken(job, queue, self.execution, self._taken_at), queue.name, at_front=False
+                )
+                self.execution = None
                 if job.id in self._held_back:  # around the queue and back: only capped jobs left
                     self._held_back.clear()
                     result = None
@@ -453,6 +500,12 @@ class BookstoreWorker(SimpleWorker):
         # On an error the counts are kept for the next flush; the loop logs the outage.
         with suppress(REDIS_UNAVAILABLE):
             self._tally.flush(self.connection)
+            if self._successes:
+                with self.connection.pipeline(transaction=False) as pipe:
+                    pipe.hincrby(self.key, "successful_job_count", self._successes)
+                    pipe.hincrbyfloat(self.key, "total_working_time", self._working_seconds)
+                    pipe.execute()
+                self._successes, self._working_seconds = 0, 0.0
 
     def _database_ready(self) -> bool:
         """True when the database takes connections. A worker that cannot connect
@@ -493,10 +546,28 @@ class BookstoreWorker(SimpleWorker):
         return self.job_monitoring_interval + settings.WORKER_HEARTBEAT_GRACE
 
     @override
+    def execute_job(self, job: Job, queue: Queue):
+        # rq's SimpleWorker also writes an execution record and the worker's state around
+        # the job: the take step did (worker/take.py), and the next one will.
+        self.perform_job(job, queue)
+
+    @override
     def prepare_job_execution(self, job: Job, remove_from_intermediate_queue: bool = False) -> None:
-        # Every dequeue goes through the intermediate list, with one queue or four. The
-        # task's policy is applied and saved in the same pipeline (RegisteredJob).
-        super().prepare_job_execution(job, remove_from_intermediate_queue=True)
+        # The take step marked the job started in Redis (worker/take.py). The task's
+        # policy is applied here, and written only into a job made without it (by
+        # django-rq's own enqueue, say): ours carry it from their enqueue.
+        task = self._current_task
+        if task is not None:
+            stored = policy.stored(job)
+            policy.apply(job, task)
+            if policy.stored(job) != stored:
+                with self.connection.pipeline(transaction=False) as pipe:
+                    policy.persist(job, pipe)
+                    pipe.execute()
+        job._status = JobStatus.STARTED
+        job.started_at = job.last_heartbeat = self._taken_at or now()
+        job.worker_name = self.name
+        self.procline(f"Processing {job.func_name} from {job.origin} since {time.time()}")
         self._attempt = outcome.attempt(job, self._current_task)
         self._heartbeats.start(job)
         if self._crew is not None and job.timeout is not None and job.timeout > 0:
@@ -514,10 +585,20 @@ class BookstoreWorker(SimpleWorker):
         """rq's success handling in one pipeline, without its WATCH and dependents look-up
         (two round trips a job): jobs here have neither dependents nor repeats, which
         the enqueue helpers do not offer."""
-        with self.connection.pipeline() as pipeline:
+        result_ttl = job.get_result_ttl(self.default_result_ttl)
+        task_name = outcome.task_name(job, self._current_task)
+        seconds = (job.ended_at - job.started_at).total_seconds()
+        self._tally.add(task_name, SUCCESS, seconds)
+        if result_ttl > 0 and self.execution is not None:
+            # Recorded with the next take, in one round trip (worker/take.py).
+            self._trips.finished(job, queue, self.execution, result_ttl, self.name)
+            self.execution = None
+            self._successes += 1
+            self._working_seconds += seconds
+            return
+        with self.connection.pipeline() as pipeline:  # a result kept for ever, or not at all: rq's way
             self.increment_successful_job_count(pipeline=pipeline)
             self.increment_total_working_time(job.ended_at - job.started_at, pipeline)
-            result_ttl = job.get_result_ttl(self.default_result_ttl)
             if result_ttl != 0:
                 job._handle_success(
                     result_ttl,
@@ -530,8 +611,6 @@ class BookstoreWorker(SimpleWorker):
             job.cleanup(result_ttl, pipeline=pipeline, remove_from_queue=False)
             self.cleanup_execution(job, pipeline=pipeline)
             pipeline.execute()
-        task_name = outcome.task_name(job, self._current_task)
-        self._tally.add(task_name, SUCCESS, (job.ended_at - job.started_at).total_seconds())
 
     def _remember_exception(self, job: Job, exc_type, exc_value, traceback) -> None:
         """rq exception handler: keeps the error for the attempt's log line."""

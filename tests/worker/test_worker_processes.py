@@ -148,3 +148,30 @@ def test_the_pool_command_runs_jobs_with_the_same_worker_class(redis_conn, proce
     wait_until(lambda: job_status(intruder.id) == JobStatus.FAILED, timeout=10, what="the refusal")
     pool.send(signal.SIGTERM)
     assert pool.wait(timeout=20) == 0, pool.output()
+
+
+def test_a_busy_worker_spends_at_most_12_redis_commands_a_job(redis_conn, processes):
+    """The lean path (worker/take.py): one script of 12 commands per job while busy,
+    counted by Redis itself (INFO commandstats), whatever the worker sends besides."""
+    count = 2000
+    start_worker(processes, "default")
+    wait_until(lambda: "idle" in {w.get_state() for w in registered_workers()}, timeout=15, what="idle")
+
+    def calls() -> dict[str, int]:
+        stats = redis_conn.info("commandstats")
+        return {name.removeprefix("cmdstat_"): int(v["calls"]) for name, v in stats.items()}
+
+    before_enqueue = calls()
+    enqueue_many([TaskCall("test:noop") for _ in range(count)])
+    before_drain = calls()
+    finished = get_queue("default").finished_job_registry
+    wait_until(lambda: redis_conn.zcard(finished.key) == count, timeout=120, what="the drain")
+    after = calls()
+    enqueued = sum(before_drain.values()) - sum(before_enqueue.values())
+    worker = {name: n - before_drain.get(name, 0) for name, n in after.items()}
+    total = sum(worker.values()) - worker.get("info", 0) - worker.get("zcard", 0)  # this test's own
+    used = ", ".join(f"{k} {v}" for v, k in sorted(((v, k) for k, v in worker.items() if v), reverse=True))
+    assert total / count <= 12.5, f"{total / count:.2f} commands a job: {used} (enqueue: {enqueued})"
+    # One script call (one round trip) per job, plus the looks of threads that found the
+    # queue empty as it ran dry (each waits on the wake-up list between two).
+    assert worker["evalsha"] <= 1.25 * count

@@ -47,10 +47,13 @@ OVERRIDDEN = {
         "bootstrap": ["self", "logging_level", "date_format", "log_format"],
         "register_birth": ["self"],
         "_install_signal_handlers": ["self"],
+        "execute_job": ["self", "job", "queue"],
+        "teardown": ["self"],
     },
     (RegisteredJob, Job): {
         "func": ["self"],
         "prepare_for_execution": ["self", "worker_name", "pipeline"],
+        "perform": ["self"],
     },
 }  # fmt: skip
 
@@ -116,6 +119,11 @@ def test_the_private_members_we_use_are_still_there():
         "self.set_state(WorkerStatus.STARTED)",
     ]
     assert all(step in source for step in steps), "rq's bootstrap changed: re-read BookstoreWorker.bootstrap"
+    # RegisteredJob.perform is rq's without the PERSIST: the same steps otherwise.
+    perform = inspect.getsource(Job.perform)
+    assert "self.connection.persist(self.key)" in perform and "_job_stack.push(self)" in perform, (
+        "rq's Job.perform changed: re-read RegisteredJob.perform"
+    )
     # A crew's threads run jobs under rq's timer penalty, through this attribute.
     assert "self.death_penalty_class(timeout, JobTimeoutException" in inspect.getsource(Worker.perform_job)
 
