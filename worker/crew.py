@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("worker.jobs")
 
 WATCH_EVERY = 0.05  # seconds between two looks of the main thread at its threads
+OTHERS_IDLE_WAIT = 2.0  # seconds the idle threads other than the watcher block at a time
 
 
 def member_names(process_name: str, concurrency: int) -> list[str]:
@@ -125,12 +126,37 @@ class Caps:
             self._running[task.name] -= 1
 
 
+class IdleWatch:
+    """While several threads are idle, one of them (the watcher) looks at the queues
+    every ``wake.WAIT`` seconds; the others block on the wake-up list for up to
+    ``OTHERS_IDLE_WAIT`` seconds, so an idle process wakes about 5 times a second, not 5
+    times per thread. A token (every enqueue path pushes one) wakes a waiting thread at
+    once; a job queued without one (``rq requeue``) is seen by the watcher."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._watcher = None
+
+    def seconds(self, member, short: float) -> float:
+        with self._lock:
+            if self._watcher is None or self._watcher is member:
+                self._watcher = member
+                return short
+        return OTHERS_IDLE_WAIT
+
+    def leave(self, member) -> None:
+        with self._lock:
+            if self._watcher is member:
+                self._watcher = None
+
+
 class Crew:
     """The threads of one working process, and what they share."""
 
     def __init__(self, limit: int | None, stuck_grace: float):
         self.slots = Slots(limit)
         self.caps = Caps()
+        self.idle = IdleWatch()
         self.stuck_grace = stuck_grace
         self.members: list = []
         self.stuck = False

@@ -287,6 +287,7 @@ class BookstoreWorker(SimpleWorker):
             logger.exception("worker %s stopped on an error", self.name)
             self.ended_on_error = True
         finally:
+            self._crew.idle.leave(self)
             self._flush_tally()
             connections.close_all()  # this thread's own connections
         if not (self._stop_requested or self._idle_exit or self._limit_reached or self._recycle):
@@ -415,6 +416,8 @@ class BookstoreWorker(SimpleWorker):
                 self._pause(self._redis_outage.failed(error))
                 continue
             if result is not None:
+                if self._crew is not None:
+                    self._crew.idle.leave(self)
                 return result
             if self._tally.pending or self._successes:  # idle: nothing to batch with, send them now
                 self._flush_tally()
@@ -422,8 +425,9 @@ class BookstoreWorker(SimpleWorker):
             if timeout is None or idle_too_long:
                 self._idle_exit = True  # burst with empty queues, or idle for too long
                 return None
+            seconds = wake.WAIT if self._crew is None else self._crew.idle.seconds(self, wake.WAIT)
             try:
-                wake.wait(self.connection)  # a token (a job was queued), or WAIT seconds
+                wake.wait(self.connection, seconds)  # a token (a job was queued), or the time
             except REDIS_UNAVAILABLE as error:
                 self._pause(self._redis_outage.failed(error))
         return None

@@ -11,7 +11,7 @@ from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 
 from tests.helpers import job_status, manage_env, registered_workers, run_manage, wait_until
-from worker.crew import Caps, Slots, member_names
+from worker.crew import OTHERS_IDLE_WAIT, Caps, IdleWatch, Slots, member_names
 from worker.queues import enqueue, get_queue
 from worker.registry import Task
 
@@ -198,3 +198,13 @@ def test_caps_count_running_jobs_per_task():
 def test_member_names():
     assert member_names("abc", 1) == ["abc"]
     assert member_names("abc", 3) == ["abc-1", "abc-2", "abc-3"]
+
+
+def test_one_idle_thread_watches_the_queues_and_the_others_wait_on_tokens_longer():
+    watch = IdleWatch()
+    first, second = object(), object()
+    assert watch.seconds(first, 0.2) == 0.2  # the watcher
+    assert watch.seconds(second, 0.2) == OTHERS_IDLE_WAIT
+    assert watch.seconds(first, 0.2) == 0.2  # still the watcher
+    watch.leave(first)  # it took a job
+    assert watch.seconds(second, 0.2) == 0.2
