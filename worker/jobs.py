@@ -1,4 +1,5 @@
-from inspect import signature
+from functools import cache
+from inspect import Signature, signature
 
 from rq.job import Job, _job_stack
 from typing_extensions import override
@@ -6,6 +7,11 @@ from typing_extensions import override
 from worker import policy
 from worker.exceptions import TASK_NOT_REGISTERED, PermanentTaskError, UnregisteredTaskError
 from worker.registry import registry
+
+
+@cache
+def _signature(function) -> Signature:
+    return signature(function)
 
 
 class RegisteredJob(Job):
@@ -24,10 +30,12 @@ class RegisteredJob(Job):
             raise UnregisteredTaskError(TASK_NOT_REGISTERED.format(self.func_name))
         # Arguments that do not fit the function (written into Redis by hand, or by an
         # older release) can never succeed: a permanent error, not a retried TypeError.
-        try:
-            signature(task.function).bind(*self.args, **self.kwargs)
-        except TypeError as error:
-            raise PermanentTaskError(f"task {task.name}: {error}") from None
+        if getattr(self, "_arguments_fit", None) is not task.function:  # checked once a job
+            try:
+                _signature(task.function).bind(*self.args, **self.kwargs)
+            except TypeError as error:
+                raise PermanentTaskError(f"task {task.name}: {error}") from None
+            self._arguments_fit = task.function
         return task.function
 
     @override

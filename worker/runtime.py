@@ -155,6 +155,7 @@ class BookstoreWorker(SimpleWorker):
         self._jobs_done = 0
         self._job_counter: JobCounter | None = None
         self._connections_tended_at = 0.0
+        self._memory_checked_at = 0.0
         self._suspension_checked_at = 0.0
         self._state_sent: str | None = None
         self._current_task = None
@@ -649,8 +650,10 @@ class BookstoreWorker(SimpleWorker):
         return ok
 
     def _check_memory(self) -> None:
-        if not settings.WORKER_MAX_RSS_MB:
+        # At most once a second: reading /proc costs more than a short job's own work.
+        if not settings.WORKER_MAX_RSS_MB or time.monotonic() - self._memory_checked_at < 1:
             return
+        self._memory_checked_at = time.monotonic()
         rss = current_rss_mb()
         if rss > settings.WORKER_MAX_RSS_MB:
             logger.warning(
