@@ -122,8 +122,9 @@ def test_a_worker_process_crashing_mid_job_is_replaced_and_the_job_retried(redis
 
 def test_a_leaking_worker_process_is_recycled_above_its_memory_limit(redis_conn, processes):
     # Each of the process's threads may take a job before the first one ends: three jobs
-    # per thread leak past the limit whatever WORKER_CONCURRENCY is.
-    count = 3 * settings.WORKER_CONCURRENCY
+    # per thread (three threads' worth at least) leak past the limit whatever
+    # WORKER_CONCURRENCY is.
+    count = 3 * max(settings.WORKER_CONCURRENCY, 3)
     enqueue_many([TaskCall("test:leak", (30,)) for _ in range(count)])
     worker = start_worker(processes, "default", WORKER_MAX_RSS_MB="150")
     wait_until(lambda: redis_conn.llen(jobs.RECORD_KEY) == count, timeout=60, what="the leaking jobs")
