@@ -4,7 +4,6 @@ from inspect import Signature, signature
 from rq.job import Job, _job_stack
 from typing_extensions import override
 
-from worker import policy
 from worker.exceptions import TASK_NOT_REGISTERED, PermanentTaskError, UnregisteredTaskError
 from worker.registry import registry
 
@@ -37,14 +36,6 @@ class RegisteredJob(Job):
                 raise PermanentTaskError(f"task {task.name}: {error}") from None
             self._arguments_fit = task.function
         return task.function
-
-    @override
-    def prepare_for_execution(self, worker_name: str, pipeline) -> None:
-        task = policy.task_of(self)
-        if task is not None:
-            policy.apply(self, task)
-            policy.persist(self, pipeline)
-        super().prepare_for_execution(worker_name, pipeline)
 
     @override
     def perform(self):

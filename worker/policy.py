@@ -4,10 +4,12 @@ however the job was made: our enqueue helpers, django-rq's ``enqueue`` and ``@jo
 
 The worker applies it in two places, both rq hooks:
 
-* ``RegisteredJob.prepare_for_execution`` sets the job's timeout, retries left and
-  backoff, and writes them into the job's hash in the pipeline that marks it started (no
-  extra round trip). A job whose worker then dies carries its policy in Redis, so rq's
-  abandoned-job clean-up retries it per the task, whichever process runs that clean-up.
+* ``apply_to_started`` (from the worker's ``prepare_job_execution``) sets the job's
+  timeout, retries left and backoff, and writes them into the job's hash when they are
+  not there already: our enqueue helpers write them at enqueue, so only a job made
+  another way costs a round trip. A job whose worker then dies carries its policy in
+  Redis, so rq's abandoned-job clean-up retries it per the task, whichever process runs
+  that clean-up.
 * ``on_failure``, an rq exception handler pushed on every worker, runs before rq decides
   between retry and failure: a permanent error (the task's ``throws``) gets no retry, a
   database that is away costs no retry, and an abandoned job gets the policy (for a job
@@ -51,6 +53,17 @@ def apply(job: Job, task: Task) -> None:
         job.retries_left = task.max_retries
     else:
         job.retries_left = min(job.retries_left, task.max_retries)
+
+
+def apply_to_started(job: Job, task: Task, connection) -> None:
+    """Applies the task's policy to a job being started, writing it into the job's hash
+    only when that differs from what the hash holds."""
+    before = stored(job)
+    apply(job, task)
+    if stored(job) != before:
+        with connection.pipeline(transaction=False) as pipe:
+            persist(job, pipe)
+            pipe.execute()
 
 
 def stored(job: Job) -> tuple:

@@ -568,14 +568,8 @@ class BookstoreWorker(SimpleWorker):
         # The take step marked the job started in Redis (worker/take.py). The task's
         # policy is applied here, and written only into a job made without it (by
         # django-rq's own enqueue, say): ours carry it from their enqueue.
-        task = self._current_task
-        if task is not None:
-            stored = policy.stored(job)
-            policy.apply(job, task)
-            if policy.stored(job) != stored:
-                with self.connection.pipeline(transaction=False) as pipe:
-                    policy.persist(job, pipe)
-                    pipe.execute()
+        if self._current_task is not None:
+            policy.apply_to_started(job, self._current_task, self.connection)
         job._status = JobStatus.STARTED
         job.started_at = job.last_heartbeat = self._taken_at or now()
         job.worker_name = self.name

@@ -52,7 +52,6 @@ OVERRIDDEN = {
     },
     (RegisteredJob, Job): {
         "func": ["self"],
-        "prepare_for_execution": ["self", "worker_name", "pipeline"],
         "perform": ["self"],
     },
 }  # fmt: skip
