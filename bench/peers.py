@@ -4,6 +4,7 @@
     bin/bench peers --rounds 1
     bin/bench peers --quick         fewer jobs, 1 round: a smoke check in a minute or two
     bin/bench peers --systems ours,huey
+    bin/bench peers --jobs noop,update_status
 
 Every system runs 2 worker processes and the same job bodies (bench/peer_jobs.py), which
 call the project's own code (orders.tasks.update_order_status, hence
@@ -66,6 +67,7 @@ class Sizes:
 
 FULL = Sizes(noop=10_000, status=2_000, io=1_000, latency_seconds=10)
 QUICK = Sizes(noop=1_000, status=300, io=200, latency_seconds=5)
+JOBS = ("noop", "update_status", "io", "latency")
 
 
 class BenchError(Exception):
@@ -481,7 +483,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=None, help="rounds (default 3; 1 with --quick)")
     parser.add_argument("--quick", action="store_true", help="fewer jobs and 1 round: a smoke check")
     parser.add_argument("--systems", default="ours,celery,dramatiq,huey", help="comma-separated subset")
+    parser.add_argument("--jobs", default=",".join(JOBS), help="comma-separated subset of " + ", ".join(JOBS))
     args = parser.parse_args()
+    jobs = [name.strip() for name in args.jobs.split(",") if name.strip()]
+    if set(jobs) - set(JOBS):
+        parser.error(f"unknown jobs {', '.join(sorted(set(jobs) - set(JOBS)))} (of {', '.join(JOBS)})")
     sizes = QUICK if args.quick else FULL
     rounds = args.rounds or (1 if args.quick else 3)
     names = [name.strip() for name in args.systems.split(",") if name.strip()]
@@ -495,7 +501,7 @@ def main() -> None:
     probe = Probe()
     queues = redis.Redis.from_url(os.environ["REDIS_URL"])
     try:
-        run(systems, sizes, rounds, probe, queues)
+        run(systems, sizes, rounds, probe, queues, jobs)
     except BenchError as error:
         print(f"error: {error}", file=sys.stderr)
         print(f"  worker logs: {LOG_DIR}", file=sys.stderr)
@@ -506,7 +512,9 @@ def main() -> None:
     shutil.rmtree(LOG_DIR, ignore_errors=True)  # kept when something failed
 
 
-def run(systems: list[System], sizes: Sizes, rounds: int, probe: Probe, queues: redis.Redis) -> None:
+def run(
+    systems: list[System], sizes: Sizes, rounds: int, probe: Probe, queues: redis.Redis, jobs: list[str]
+) -> None:
     with connection.cursor() as cursor:
         cursor.execute("SHOW server_version")
         pg_version = cursor.fetchone()[0]
@@ -523,28 +531,34 @@ def run(systems: list[System], sizes: Sizes, rounds: int, probe: Probe, queues: 
     for round_number in range(1, rounds + 1):
         for system in systems:
             out = results[system.name]
-            noop = drain(system, "noop", [()] * sizes.noop, probe, queues)
-            out["noop"].append(noop.rate)
-            out["noop_cmds"].append(noop.commands_per_job)
-            orders = [(order_id,) for order_id in prepare_orders(sizes.status)]
-            status = drain(system, "update_status", orders, probe, queues)
-            out["status"].append(status.rate)
-            io = drain(system, "io", [()] * sizes.io, probe, queues)
-            out["io"].append(io.rate)
-            out["io_rss"].append(io.rss_mb)
-            out["io_pss"].append(io.pss_mb)
-            p50, p99, count = pickup_latency(system, sizes.latency_seconds, probe)
-            out["lat_p50"].append(p50)
-            out["lat_p99"].append(p99)
-            print(
-                f"  round {round_number} {system.label:9} no-op {noop.rate:,.0f}/s "
-                f"({noop.commands_per_job:.1f} Redis commands/job, enqueue {noop.enqueue_seconds:.2f} s); "
-                f"update_status {status.rate:,.0f}/s; I/O {io.rate:,.0f}/s, "
-                f"RSS {io.rss_mb:,.0f} MB (PSS {io.pss_mb:,.0f}); "
-                f"latency p50 {p50:.1f} ms, p99 {p99:.1f} ms ({count} jobs)",
-                flush=True,
-            )
-            print(f"    {system.label}, Redis commands per no-op job, most called: {noop.top_commands}")
+            said = []
+            if "noop" in jobs:
+                noop = drain(system, "noop", [()] * sizes.noop, probe, queues)
+                out["noop"].append(noop.rate)
+                out["noop_cmds"].append(noop.commands_per_job)
+                said.append(
+                    f"no-op {noop.rate:,.0f}/s ({noop.commands_per_job:.1f} Redis commands/job, "
+                    f"enqueue {noop.enqueue_seconds:.2f} s)"
+                )
+            if "update_status" in jobs:
+                orders = [(order_id,) for order_id in prepare_orders(sizes.status)]
+                status = drain(system, "update_status", orders, probe, queues)
+                out["status"].append(status.rate)
+                said.append(f"update_status {status.rate:,.0f}/s")
+            if "io" in jobs:
+                io = drain(system, "io", [()] * sizes.io, probe, queues)
+                out["io"].append(io.rate)
+                out["io_rss"].append(io.rss_mb)
+                out["io_pss"].append(io.pss_mb)
+                said.append(f"I/O {io.rate:,.0f}/s, RSS {io.rss_mb:,.0f} MB (PSS {io.pss_mb:,.0f})")
+            if "latency" in jobs:
+                p50, p99, count = pickup_latency(system, sizes.latency_seconds, probe)
+                out["lat_p50"].append(p50)
+                out["lat_p99"].append(p99)
+                said.append(f"latency p50 {p50:.1f} ms, p99 {p99:.1f} ms ({count} jobs)")
+            print(f"  round {round_number} {system.label:9} " + "; ".join(said), flush=True)
+            if "noop" in jobs:
+                print(f"    {system.label}, Redis commands per no-op job, most called: {noop.top_commands}")
 
     print()
     for line in table(results, systems, sizes):
@@ -560,11 +574,17 @@ def run(systems: list[System], sizes: Sizes, rounds: int, probe: Probe, queues: 
         "worker start-up included, / jobs; ratio: ours / the best peer's median, >1 = more)"
     )
     medians = {
-        s.label: {key: statistics.median(values) for key, values in results[s.name].items()} for s in systems
+        s.label: {key: statistics.median(values) for key, values in results[s.name].items() if values}
+        for s in systems
+    }
+    parts = {
+        "noop": "no-op {noop:,.0f}/s",
+        "status": "update_status {status:,.0f}/s",
+        "io": "I/O {io:,.0f}/s ({io_rss:,.0f} MB)",
+        "lat_p50": "latency p50/p99 {lat_p50:.1f}/{lat_p99:.1f} ms",
     }
     summary = "; ".join(
-        f"{label} no-op {m['noop']:,.0f}/s, update_status {m['status']:,.0f}/s, I/O {m['io']:,.0f}/s "
-        f"({m['io_rss']:,.0f} MB), latency p50/p99 {m['lat_p50']:.1f}/{m['lat_p99']:.1f} ms"
+        f"{label} " + ", ".join(text.format(**m) for key, text in parts.items() if key in m)
         for label, m in medians.items()
     )
     print(f"summary: {summary}")

@@ -14,8 +14,9 @@ orphaned process, the job limit) to the others, and watches for a job stuck past
 timeout in a call no exception can interrupt.
 
 Timeouts: rq's death penalty by SIGALRM works in the main thread only. A thread's job is
-ended by an exception raised in that thread when its timeout passes (rq's
-``TimerDeathPenalty``, the mechanism of Dramatiq's time limits). Python delivers it at the
+ended by an exception raised in that thread when its timeout passes (the mechanism of
+rq's ``TimerDeathPenalty`` and Dramatiq's time limits), by the main thread, within
+``WATCH_EVERY`` seconds of the deadline. Python delivers it at the
 job's next bytecode: a job blocked in C (a socket read, ``time.sleep``) sees it when the
 call returns. A job still running ``WORKER_STUCK_JOB_GRACE`` seconds after its timeout
 makes the process finish its other jobs and exit; the supervisor starts a fresh one and
@@ -27,6 +28,8 @@ handlers, the SIGALRM penalty, ``max_jobs``) is replaced here, the rest is per i
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import logging
 import signal
 import threading
@@ -35,7 +38,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from rq.timeouts import TimerDeathPenalty
+from rq.timeouts import BaseDeathPenalty, JobTimeoutException
 
 if TYPE_CHECKING:
     from worker.registry import Task
@@ -54,23 +57,58 @@ def member_names(process_name: str, concurrency: int) -> list[str]:
     return [f"{process_name}-{n}" for n in range(1, concurrency + 1)]
 
 
-class ThreadDeathPenalty(TimerDeathPenalty):
-    """rq's timer-based penalty, made unable to fire once the job's block has ended."""
+class ThreadDeathPenalty(BaseDeathPenalty):
+    """A job's timeout in a thread: the exception is raised in the job's thread
+    (``PyThreadState_SetAsyncExc``, as rq's ``TimerDeathPenalty`` and Dramatiq's time
+    limits do) by the process's main thread, which looks at the armed penalties every
+    ``WATCH_EVERY`` seconds (``fire_due_penalties``). rq's ``TimerDeathPenalty`` starts a
+    timer thread for every job, a fifth of a no-op job's time; here nothing is started.
+    Once the job's block has ended the penalty cannot fire."""
 
-    def __init__(self, timeout, exception, **kwargs):
-        super().__init__(timeout, exception, **kwargs)
-        self._lock = threading.Lock()
-        self._cancelled = False
+    def __init__(self, timeout, exception=JobTimeoutException, **kwargs):
+        super().__init__(timeout, _with_message(exception, timeout), **kwargs)
+        self._thread_id = threading.get_ident()
+        self._deadline = 0.0
 
-    def handle_death_penalty(self):
-        with self._lock:
-            if not self._cancelled:
-                super().handle_death_penalty()
+    def setup_death_penalty(self):
+        if self._timeout > 0:
+            self._deadline = time.monotonic() + self._timeout
+            with _penalties_lock:
+                _penalties.add(self)
 
     def cancel_death_penalty(self):
-        with self._lock:
-            self._cancelled = True
-        super().cancel_death_penalty()
+        with _penalties_lock:
+            _penalties.discard(self)
+
+
+_penalties: set[ThreadDeathPenalty] = set()
+_penalties_lock = threading.Lock()
+
+
+def fire_due_penalties(at: float) -> None:
+    """Raises each due penalty's exception in its thread (once: it is disarmed)."""
+    with _penalties_lock:
+        due = [penalty for penalty in _penalties if penalty._deadline <= at]
+        for penalty in due:
+            _penalties.discard(penalty)
+            answer = ctypes.pythonapi.PyThreadState_SetAsyncExc(
+                ctypes.c_ulong(penalty._thread_id), ctypes.py_object(penalty._exception)
+            )
+            if answer > 1:  # never expected: undo, as the C API asks
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(penalty._thread_id), None)
+
+
+@functools.cache
+def _with_message(exception: type[BaseException], timeout) -> type[BaseException]:
+    """``exception`` with the timeout in its message: an asynchronous exception is raised
+    from its class, without arguments. (rq's penalty rewrites the class's own __init__,
+    for every thread at once.)"""
+    message = f"Task exceeded maximum timeout value ({timeout} seconds)"
+
+    def __init__(self, *args):
+        exception.__init__(self, *(args or (message,)))
+
+    return type(exception.__name__, (exception,), {"__init__": __init__, "__module__": exception.__module__})
 
 
 class Slots:
@@ -175,6 +213,7 @@ class Crew:
             thread.start()
         while any(thread.is_alive() for thread in threads):
             time.sleep(WATCH_EVERY)
+            fire_due_penalties(time.monotonic())
             if any(member._stop_requested for member in members):
                 self.stop()
             if not self.stuck and self._stuck_member() is not None:

@@ -32,7 +32,7 @@ memory: only its heartbeats write it). The worker's job counts (``successful_job
 from __future__ import annotations
 
 import json
-import uuid
+import random
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -151,8 +151,12 @@ class JobTrips:
         job is gone (deleted while queued: nothing was started), or None when every
         queue is empty (and the worker is marked idle if ``idle``)."""
         started_at = now()
+        # An execution id need only be unique: 128 bits of Python's generator (seeded
+        # afresh in every forked child) rather than uuid4, whose read of os.urandom
+        # hands the GIL to another thread and waits to get it back.
+        execution_id = f"{random.getrandbits(128):032x}"
         execution = Execution(
-            id=uuid.uuid4().hex, job_id="", connection=self._connection, worker_name=worker_name
+            id=execution_id, job_id="", connection=self._connection, worker_name=worker_name
         )
         take = {
             "job_prefix": keys.RQ_JOB.format(""),
@@ -161,7 +165,7 @@ class JobTrips:
             "now": utcformat(started_at),
             "worker_name": worker_name,
             "started_score": current_timestamp() + heartbeat_ttl,
-            "execution_id": execution.id,
+            "execution_id": execution_id,
         }
         answer = self._call(
             order=[keys.RQ_QUEUE.format(name) for name in order], worker_key=worker_key, idle=idle, take=take

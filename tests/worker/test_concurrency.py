@@ -3,15 +3,26 @@ Real ``manage.py rqworker`` processes, real Redis and PostgreSQL, real signals."
 
 import os
 import signal
+import threading
+import time
 from collections import Counter
 
 import pytest
 from django.db import connection
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
+from rq.timeouts import JobTimeoutException
 
 from tests.helpers import job_status, manage_env, registered_workers, run_manage, wait_until
-from worker.crew import OTHERS_IDLE_WAIT, Caps, IdleWatch, Slots, member_names
+from worker.crew import (
+    OTHERS_IDLE_WAIT,
+    Caps,
+    IdleWatch,
+    Slots,
+    ThreadDeathPenalty,
+    fire_due_penalties,
+    member_names,
+)
 from worker.queues import enqueue, get_queue
 from worker.registry import Task
 
@@ -208,3 +219,56 @@ def test_one_idle_thread_watches_the_queues_and_the_others_wait_on_tokens_longer
     assert watch.seconds(first, 0.2) == 0.2  # still the watcher
     watch.leave(first)  # it took a job
     assert watch.seconds(second, 0.2) == 0.2
+
+
+def _run_in_thread(body) -> dict:
+    """Runs ``body`` in a thread of its own; returns what it raised or returned."""
+    out: dict = {}
+
+    def target():
+        try:
+            out["returned"] = body()
+        except BaseException as error:
+            out["raised"] = error
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    return out, thread
+
+
+def test_a_due_penalty_raises_the_timeout_in_the_job_s_thread_with_its_timeout_in_the_message():
+    armed = threading.Event()
+
+    def job():
+        with ThreadDeathPenalty(1, JobTimeoutException, job_id="j"):
+            armed.set()
+            for _ in range(400):  # Python bytecode: the exception lands between two
+                time.sleep(0.01)
+        return "finished"
+
+    out, thread = _run_in_thread(job)
+    assert armed.wait(5)
+    fire_due_penalties(time.monotonic())  # not due yet: nothing happens
+    time.sleep(0.3)
+    assert thread.is_alive()
+    fire_due_penalties(time.monotonic() + 1)
+    thread.join(5)
+    assert isinstance(out.get("raised"), JobTimeoutException), out
+    assert "Task exceeded maximum timeout value (1 seconds)" in str(out["raised"])
+    assert type(out["raised"]).__name__ == "JobTimeoutException"
+
+
+def test_a_penalty_cannot_fire_once_its_block_has_ended_nor_without_a_timeout():
+    def job():
+        with ThreadDeathPenalty(1, JobTimeoutException, job_id="j"):
+            pass
+        with ThreadDeathPenalty(0, JobTimeoutException, job_id="k"):  # no timeout
+            fire_due_penalties(time.monotonic() + 10**6)
+            time.sleep(0.05)
+        fire_due_penalties(time.monotonic() + 10)  # the first block's deadline long past
+        time.sleep(0.05)
+        return "finished"
+
+    out, thread = _run_in_thread(job)
+    thread.join(5)
+    assert out == {"returned": "finished"}
