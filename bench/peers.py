@@ -122,6 +122,46 @@ def tree_memory_mb(processes: list[subprocess.Popen]) -> tuple[float, float]:
     return sum(rss for rss, _ in pairs), sum(pss for _, pss in pairs)
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Cpu:
+    """CPU seconds used so far by the systems' workers, PostgreSQL and the queues' Redis."""
+
+    workers: float
+    postgres: float
+    redis: float
+
+    @classmethod
+    def now(cls, processes: list[subprocess.Popen], queues: redis.Redis) -> Cpu:
+        sessions = {process.pid for process in processes}
+        workers = postgres = 0.0
+        for pid, fields in proc_stats():
+            seconds = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+            if int(fields[3]) in sessions:
+                workers += seconds
+            elif _command(pid) == "postgres":
+                postgres += seconds
+        info = queues.info("cpu")
+        return cls(workers, postgres, info["used_cpu_user"] + info["used_cpu_sys"])
+
+    def per_job_ms(self, before: Cpu, jobs: int) -> Cpu:
+        return Cpu(
+            1000 * (self.workers - before.workers) / jobs,
+            1000 * (self.postgres - before.postgres) / jobs,
+            1000 * (self.redis - before.redis) / jobs,
+        )
+
+
+def _command(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/comm") as comm:
+            return comm.read().strip()
+    except OSError:
+        return ""
+
+
 def stop(processes: list[subprocess.Popen], timeout: float = 20) -> None:
     """SIGTERM to each session, SIGKILL to whatever is left after ``timeout``."""
     for process in processes:
@@ -352,6 +392,7 @@ class Drain:
     rss_mb: float | None = None
     pss_mb: float | None = None
     top_commands: str = ""
+    cpu: Cpu | None = None  # per job, in ms, from the first job done to the last
 
 
 def drain(system: System, job: str, args_list: list[tuple], probe: Probe, queues: redis.Redis) -> Drain:
@@ -366,7 +407,11 @@ def drain(system: System, job: str, args_list: list[tuple], probe: Probe, queues
     enqueue_seconds = time.perf_counter() - started
     processes = system.start(io=job == "io")
     try:
-        wait_for(system, processes, what, probe, DONE, n, lambda key: int(probe.redis.get(key) or 0))
+        done = lambda key: int(probe.redis.get(key) or 0)  # noqa: E731
+        wait_for(system, processes, what, probe, DONE, 1, done)
+        cpu_before, done_before = Cpu.now(processes, queues), done(DONE)
+        wait_for(system, processes, what, probe, DONE, n, done)
+        cpu = Cpu.now(processes, queues).per_job_ms(cpu_before, max(1, n - done_before))
         calls_after = command_calls(queues)
         rss, pss = tree_memory_mb(processes)
     finally:
@@ -382,6 +427,7 @@ def drain(system: System, job: str, args_list: list[tuple], probe: Probe, queues
         top_commands=", ".join(f"{name} {count / n:.1f}" for count, name in top),
         rss_mb=rss,
         pss_mb=pss,
+        cpu=cpu,
     )
 
 
@@ -531,11 +577,12 @@ def run(
     for round_number in range(1, rounds + 1):
         for system in systems:
             out = results[system.name]
-            said = []
+            said, cpu_of = [], {}
             if "noop" in jobs:
                 noop = drain(system, "noop", [()] * sizes.noop, probe, queues)
                 out["noop"].append(noop.rate)
                 out["noop_cmds"].append(noop.commands_per_job)
+                cpu_of["no-op"] = noop.cpu
                 said.append(
                     f"no-op {noop.rate:,.0f}/s ({noop.commands_per_job:.1f} Redis commands/job, "
                     f"enqueue {noop.enqueue_seconds:.2f} s)"
@@ -544,12 +591,14 @@ def run(
                 orders = [(order_id,) for order_id in prepare_orders(sizes.status)]
                 status = drain(system, "update_status", orders, probe, queues)
                 out["status"].append(status.rate)
+                cpu_of["update_status"] = status.cpu
                 said.append(f"update_status {status.rate:,.0f}/s")
             if "io" in jobs:
                 io = drain(system, "io", [()] * sizes.io, probe, queues)
                 out["io"].append(io.rate)
                 out["io_rss"].append(io.rss_mb)
                 out["io_pss"].append(io.pss_mb)
+                cpu_of["I/O"] = io.cpu
                 said.append(f"I/O {io.rate:,.0f}/s, RSS {io.rss_mb:,.0f} MB (PSS {io.pss_mb:,.0f})")
             if "latency" in jobs:
                 p50, p99, count = pickup_latency(system, sizes.latency_seconds, probe)
@@ -559,6 +608,11 @@ def run(
             print(f"  round {round_number} {system.label:9} " + "; ".join(said), flush=True)
             if "noop" in jobs:
                 print(f"    {system.label}, Redis commands per no-op job, most called: {noop.top_commands}")
+            for name, run in cpu_of.items():
+                print(
+                    f"    {system.label}, CPU per {name} job: workers {run.workers:.3f} ms, "
+                    f"PostgreSQL {run.postgres:.3f} ms, Redis {run.redis:.3f} ms"
+                )
 
     print()
     for line in table(results, systems, sizes):

@@ -28,6 +28,7 @@ def main() -> None:
     parser.add_argument("--job", choices=["noop", "update_status"], default="noop")
     parser.add_argument("--jobs", type=int, default=40_000)
     parser.add_argument("--out", default="/tmp/worker.prof")
+    parser.add_argument("--gil", action="store_true", help="only samples of the thread holding the GIL")
     args = parser.parse_args()
     spy = shutil.which("py-spy") or str(__import__("pathlib").Path(sys.executable).with_name("py-spy"))
     get_connection().flushdb()
@@ -47,7 +48,7 @@ def main() -> None:
         spies = [
             subprocess.Popen(
                 [spy, "record", "--nonblocking", "--rate", "250", "--format", "raw",
-                 "-o", f"{args.out}.{pid}", "-p", str(pid)],
+                 "-o", f"{args.out}.{pid}", "-p", str(pid), *(["--gil"] if args.gil else [])],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             )
             for pid in children

@@ -10,6 +10,9 @@ class WorkerConfig(AppConfig):
     verbose_name = "Background jobs"
 
     def ready(self):
+        from worker import rq_speedups
+
+        rq_speedups.install()  # before any job is read: rq's date parsing, made fast
         # Each app's tasks.py registers its tasks; the registry is complete once apps load.
         autodiscover_modules("tasks")
         from worker import redis_checks  # noqa: F401  (registers the deploy check)

@@ -28,3 +28,4 @@ RQ_SUSPENDED = "rq:suspended"  # set by rqsuspend
 RQ_STARTED = "rq:wip:{}"  # sorted set of "job_id:execution_id" scored by heartbeat deadline
 RQ_SCHEDULED = "rq:scheduled:{}"
 RQ_FAILED = "rq:failed:{}"
+RQ_FINISHED = "rq:finished:{}"

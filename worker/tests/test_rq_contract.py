@@ -13,7 +13,7 @@ import pytest
 import rq
 from rq.job import Job
 from rq.queue import Queue
-from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
+from rq.registry import FailedJobRegistry, FinishedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 from rq.suspension import WORKERS_SUSPENDED
 from rq.worker import SimpleWorker, Worker
 from rq.worker_registration import REDIS_WORKER_KEYS
@@ -151,3 +151,23 @@ def test_the_redis_key_formats_we_read_directly_are_rq_s():
     assert keys.RQ_STARTED.format("default") == StartedJobRegistry("default", connection=connection).key
     assert keys.RQ_SCHEDULED.format("default") == ScheduledJobRegistry("default", connection=connection).key
     assert keys.RQ_FAILED.format("default") == FailedJobRegistry("default", connection=connection).key
+    assert keys.RQ_FINISHED.format("default") == FinishedJobRegistry("default", connection=connection).key
+
+
+def test_the_functions_worker_rq_speedups_replaces_are_where_it_replaces_them():
+    """worker/rq_speedups.py puts its functions in the rq modules that imported rq's by
+    name; if rq moves them, the speed-up would silently not apply (or apply to nothing)."""
+    import rq.serializers
+    import rq.utils
+
+    from worker import rq_speedups
+
+    for module in rq_speedups.RESOLVE_SERIALIZER_USERS:
+        assert module.resolve_serializer is rq_speedups.resolve_serializer, module.__name__
+        assert "resolve_serializer(" in inspect.getsource(module), module.__name__
+    assert rq_speedups._rq_resolve_serializer is inspect.unwrap(rq.serializers.resolve_serializer)
+    assert rq.utils.utcparse is rq_speedups.utcparse
+    assert "utcparse(" in inspect.getsource(rq.utils.str_to_date)
+    assert "str_to_date(" in inspect.getsource(Job.restore)
+    assert "Serializer" in inspect.getsource(rq_speedups._rq_resolve_serializer)
+    assert rq_speedups._rq_utcparse.__module__ == "rq.utils"
