@@ -25,15 +25,16 @@ from worker.queues import TaskCall, enqueue_many, get_connection, get_queue
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--job", choices=["noop", "update_status"], default="noop")
+    parser.add_argument("--job", choices=["noop", "update_status", "io"], default="noop")
     parser.add_argument("--jobs", type=int, default=40_000)
     parser.add_argument("--out", default="/tmp/worker.prof")
     parser.add_argument("--gil", action="store_true", help="only samples of the thread holding the GIL")
+    parser.add_argument("--idle", action="store_true", help="idle threads' samples too (wall-clock)")
     args = parser.parse_args()
     spy = shutil.which("py-spy") or str(__import__("pathlib").Path(sys.executable).with_name("py-spy"))
     get_connection().flushdb()
-    if args.job == "noop":
-        calls = [TaskCall("bench:noop")] * args.jobs
+    if args.job in ("noop", "io"):
+        calls = [TaskCall(f"bench:{args.job}")] * args.jobs
     else:
         calls = [
             TaskCall("order:update_status", (i, "confirmed", "bench")) for i in prepare_orders(args.jobs)
@@ -48,7 +49,7 @@ def main() -> None:
         spies = [
             subprocess.Popen(
                 [spy, "record", "--nonblocking", "--rate", "250", "--format", "raw",
-                 "-o", f"{args.out}.{pid}", "-p", str(pid), *(["--gil"] if args.gil else [])],
+                 "-o", f"{args.out}.{pid}", "-p", str(pid), *(["--gil"] if args.gil else []), *(["--idle"] if args.idle else [])],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             )
             for pid in children

@@ -464,6 +464,7 @@ class BookstoreWorker(SimpleWorker):
                 self.name,
                 error,
             )
+        self._trips.close()
         super().teardown()
 
     def _take(self):

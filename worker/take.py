@@ -32,6 +32,7 @@ memory: only its heartbeats write it). The worker's job counts (``successful_job
 from __future__ import annotations
 
 import json
+import os
 import random
 from dataclasses import dataclass
 from datetime import datetime
@@ -103,6 +104,23 @@ class JobTrips:
         self._serializer = serializer
         self._script = connection.register_script(_FINISH_AND_TAKE)
         self._finish: dict | None = None
+        self._held: tuple[int, Redis] | None = None  # (pid, client)
+
+    def _client(self) -> Redis:
+        """A connection of this worker's own for the take step, held rather than taken
+        from the pool for every job: the pool checks each connection it hands out with a
+        system call that hands the GIL to another thread. Made in the process that uses
+        it (a worker object may be built before the fork)."""
+        if self._held is None or self._held[0] != os.getpid():
+            pool = self._connection.connection_pool
+            self._held = (os.getpid(), Redis(connection_pool=pool, single_connection_client=True))
+        return self._held[1]
+
+    def close(self) -> None:
+        """Gives the held connection back to the pool."""
+        if self._held is not None and self._held[0] == os.getpid():
+            self._held[1].close()
+        self._held = None
 
     @property
     def pending(self) -> bool:
@@ -192,6 +210,6 @@ class JobTrips:
 
     def _call(self, *, order: list[str], worker_key: str, idle: bool, take: dict | None):
         argument = json.dumps({"finish": self._finish, "take": take, "worker_key": worker_key, "idle": idle})
-        answer = self._script(keys=order, args=[argument])
+        answer = self._script(keys=order, args=[argument], client=self._client())
         self._finish = None  # sent: an error above keeps it for the next call
         return answer
