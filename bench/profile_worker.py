@@ -46,10 +46,11 @@ def main() -> None:
 
         children = sorted({worker.pid for worker in Worker.all(connection=get_connection())})
         enqueue_many(calls)
+        flags = [*(["--gil"] if args.gil else []), *(["--idle"] if args.idle else [])]
         spies = [
             subprocess.Popen(
                 [spy, "record", "--nonblocking", "--rate", "250", "--format", "raw",
-                 "-o", f"{args.out}.{pid}", "-p", str(pid), *(["--gil"] if args.gil else []), *(["--idle"] if args.idle else [])],
+                 "-o", f"{args.out}.{pid}", "-p", str(pid), *flags],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             )
             for pid in children

@@ -27,4 +27,3 @@ for _name, _function in (
     ("warmup", peer_jobs.warmup),
 ):
     task(f"bench:peers_{_name}", **PEERS_OPTIONS, purpose=f"benchmark (bin/bench peers): {_name}")(_function)
-
