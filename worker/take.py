@@ -37,7 +37,7 @@ import random
 from dataclasses import dataclass
 from datetime import datetime
 
-from redis import Redis
+from redis import Redis, RedisError
 from rq.exceptions import NoSuchJobError
 from rq.executions import Execution
 from rq.job import Job, JobStatus
@@ -210,6 +210,13 @@ class JobTrips:
 
     def _call(self, *, order: list[str], worker_key: str, idle: bool, take: dict | None):
         argument = json.dumps({"finish": self._finish, "take": take, "worker_key": worker_key, "idle": idle})
-        answer = self._script(keys=order, args=[argument], client=self._client())
+        try:
+            answer = self._script(keys=order, args=[argument], client=self._client())
+        except RedisError:
+            # The next call takes a fresh connection from the pool: the pool's check-out
+            # asks the Sentinels for the master again, where a held connection would
+            # reconnect to the address it had (a failed-over master, for ever).
+            self.close()
+            raise
         self._finish = None  # sent: an error above keeps it for the next call
         return answer
