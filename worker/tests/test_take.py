@@ -2,6 +2,7 @@
 it leaves in Redis is what rq's own success and start leave, in one script call."""
 
 import pytest
+from redis.exceptions import ConnectionError
 from rq.job import Job, JobStatus
 from rq.queue import Queue
 from rq.serializers import JSONSerializer
@@ -131,3 +132,27 @@ def test_requeue_undoes_a_start_at_the_head_or_the_end_of_a_queue(redis_conn, tr
     dequeue.requeue(taken, "default", at_front=True)  # on another queue than its task's
     assert get_queue("default").get_job_ids() == [second]
     assert Queue("default", connection=redis_conn).fetch_job(second).origin == "default"
+
+
+def test_the_take_holds_one_connection_and_a_broken_one_is_replaced_from_the_pool(redis_conn, trips):
+    """The step runs on a connection the worker holds; one that breaks goes back to the
+    pool and the next take checks out another (the pool's check-out is what follows a
+    Sentinel failover: tests/faults/test_sentinel.py). No job is lost on the way."""
+    assert take(trips) is None  # empty queues: the connection is held from here on
+    held = trips._client()
+    assert trips._client() is held
+    clients_before = redis_conn.client_list()
+    assert take(trips) is None
+    assert len(redis_conn.client_list()) == len(clients_before)  # no connection per take
+
+    redis_conn.client_kill_filter(_id=held.client_id())
+    job_id = enqueue("cart:cleanup")
+    try:
+        taken = take(trips)
+    except ConnectionError:
+        assert trips._held is None  # dropped: the next take checks one out
+        taken = take(trips)
+    assert isinstance(taken, Taken) and taken.job.id == job_id
+    assert trips._client() is not held
+    trips.close()
+    assert trips._held is None
