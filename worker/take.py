@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from redis import Redis, RedisError
+from redis.exceptions import NoScriptError
 from rq.exceptions import NoSuchJobError
 from rq.executions import Execution
 from rq.job import Job, JobStatus
@@ -210,8 +211,12 @@ class JobTrips:
 
     def _call(self, *, order: list[str], worker_key: str, idle: bool, take: dict | None):
         argument = json.dumps({"finish": self._finish, "take": take, "worker_key": worker_key, "idle": idle})
+        client = self._client()
         try:
-            answer = self._script(keys=order, args=[argument], client=self._client())
+            try:  # EVALSHA itself: redis-py's Script call adds an isinstance check on a Protocol
+                answer = client.evalsha(self._script.sha, len(order), *order, argument)
+            except NoScriptError:  # a Redis that restarted, or failed over: load it again
+                answer = self._script(keys=order, args=[argument], client=client)
         except RedisError:
             # The next call takes a fresh connection from the pool: the pool's check-out
             # asks the Sentinels for the master again, where a held connection would

@@ -156,3 +156,13 @@ def test_the_take_holds_one_connection_and_a_broken_one_is_replaced_from_the_poo
     assert trips._client() is not held
     trips.close()
     assert trips._held is None
+
+
+def test_a_redis_that_forgot_the_script_gets_it_again(redis_conn, trips):
+    """A restarted or failed-over Redis has no scripts cached: the take loads it again."""
+    assert take(trips) is None
+    redis_conn.script_flush()
+    job_id = enqueue("cart:cleanup")
+    taken = take(trips)
+    assert isinstance(taken, Taken) and taken.job.id == job_id
+    assert redis_conn.script_exists(trips._script.sha) == [True]
