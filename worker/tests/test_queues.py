@@ -108,3 +108,32 @@ def test_a_job_naming_an_unregistered_function_cannot_resolve_it(redis_conn):
     job = RegisteredJob.create("os.system", args=["true"], connection=redis_conn, serializer=JSONSerializer)
     with pytest.raises(Exception, match="task not registered: os.system"):
         _ = job.func
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "message"),
+    [
+        ([], {}, "missing a required argument: 'order_id'"),
+        (["a", "b", "c", "d"], {}, "too many positional arguments"),
+        (["a", "b"], {"nope": 1}, "got an unexpected keyword argument 'nope'"),
+        (["a", "b"], {"order_id": "a"}, "multiple values for argument 'order_id'"),
+    ],
+)
+def test_a_job_whose_arguments_do_not_fit_its_task_fails_for_good_naming_the_misfit(
+    redis_conn, args, kwargs, message
+):
+    """Written by hand into Redis, say: the check is by the arguments' count and names,
+    kept per shape, and says what rq's own binding says."""
+    from worker.exceptions import PermanentTaskError
+
+    function = "orders.tasks.update_order_status"
+    job = RegisteredJob.create(
+        function, args=args, kwargs=kwargs, connection=redis_conn, serializer=JSONSerializer
+    )
+    job.save()
+    for _ in range(2):  # the second time from the kept answer
+        fresh = RegisteredJob.fetch(job.id, connection=redis_conn, serializer=JSONSerializer)
+        with pytest.raises(PermanentTaskError, match=f"task order:update_status: .*{message}"):
+            _ = fresh.func
+    good = RegisteredJob.create(function, args=["a", "b"], connection=redis_conn, serializer=JSONSerializer)
+    assert good.func.__name__ == "update_order_status"
