@@ -1,28 +1,8 @@
-from functools import cache, lru_cache
-from inspect import Signature, signature
-
 from rq.job import Job, _job_stack
 from typing_extensions import override
 
 from worker.exceptions import TASK_NOT_REGISTERED, PermanentTaskError, UnregisteredTaskError
-from worker.registry import registry
-
-
-@cache
-def _signature(function) -> Signature:
-    return signature(function)
-
-
-@lru_cache(maxsize=1024)  # bounded: the names come from the job, whoever wrote it
-def _shape_error(function, positional: int, keywords: tuple[str, ...]) -> str | None:
-    """Why ``positional`` arguments and these keyword names cannot call ``function``, or
-    None if they can. Binding looks only at the count and the names, never the values,
-    so the answer is kept per shape: a task's jobs come in one or two shapes."""
-    try:
-        _signature(function).bind(*range(positional), **dict.fromkeys(keywords))
-    except TypeError as error:
-        return str(error)
-    return None
+from worker.registry import arguments_misfit, registry
 
 
 class RegisteredJob(Job):
@@ -43,7 +23,7 @@ class RegisteredJob(Job):
         # older release) can never succeed: a permanent error, not a retried TypeError.
         if getattr(self, "_arguments_fit", None) is not task.function:  # checked once a job
             try:
-                error = _shape_error(task.function, len(self.args), tuple(sorted(self.kwargs)))
+                error = arguments_misfit(task.function, len(self.args), tuple(sorted(self.kwargs)))
             except TypeError as not_a_list:  # arguments that are not a list and a dict at all
                 error = str(not_a_list)
             if error is not None:

@@ -12,7 +12,6 @@ they go straight to Redis, and a Redis error reaches the caller.
 
 from __future__ import annotations
 
-import inspect
 import json
 import logging
 import uuid
@@ -20,7 +19,6 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import cache
 
 import django_rq
 from django.conf import settings
@@ -35,7 +33,7 @@ from rq.job import JobStatus
 from worker import outbox, wake
 from worker.connection import describe, get_connection
 from worker.counters import count_enqueued
-from worker.registry import QUEUE_NAMES, Task, registry
+from worker.registry import QUEUE_NAMES, Task, arguments_misfit, registry
 
 logger = logging.getLogger(__name__)
 
@@ -63,18 +61,12 @@ class TaskCall:
     job_id: str | None = None  # given: the enqueue is unique, as with enqueue(job_id=...)
 
 
-@cache
-def _signature(function) -> inspect.Signature:
-    return inspect.signature(function)
-
-
 def _checked(name: str, args: tuple, kwargs: dict) -> Task:
     """The registered task, after checking the arguments fit its signature and JSON."""
     task = registry.get(name)
-    try:
-        _signature(task.function).bind(*args, **kwargs)
-    except TypeError as error:
-        raise TypeError(f"task {name}: {error}") from None
+    misfit = arguments_misfit(task.function, len(args), tuple(sorted(kwargs)))
+    if misfit is not None:
+        raise TypeError(f"task {name}: {misfit}")
     try:
         json.dumps([args, kwargs])
     except TypeError as error:

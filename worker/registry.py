@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache, lru_cache
+from inspect import Signature, signature
 
 from rq import Retry
 
@@ -53,6 +55,24 @@ class Task:
         if not self.max_retries:
             return None
         return Retry(max=self.max_retries, interval=self.backoff)
+
+
+@cache
+def _signature(function) -> Signature:
+    return signature(function)
+
+
+@lru_cache(maxsize=1024)  # bounded: the names may come from a job, whoever wrote it
+def arguments_misfit(function, positional: int, keywords: tuple[str, ...]) -> str | None:
+    """Why ``positional`` arguments and these keyword names cannot call ``function``, or
+    None if they can. Binding looks only at the count and the names, never the values,
+    so the answer is kept per shape: a task's calls come in one or two shapes. Used at
+    enqueue (worker/queues.py) and before a job runs (worker/jobs.py)."""
+    try:
+        _signature(function).bind(*range(positional), **dict.fromkeys(keywords))
+    except TypeError as error:
+        return str(error)
+    return None
 
 
 class TaskRegistry:
